@@ -1,0 +1,120 @@
+"""The ``econtract`` command: run services, start the platform, manage apps, read traces."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+
+from core.errors import DomainError
+from core.settings import SERVICES, SettingsError, load
+
+COMPONENTS = (*SERVICES, "gateway")
+
+
+def _serve(args) -> None:
+    if args.component == "gateway":
+        from gateway.server import serve
+
+        serve()
+        return
+    from core.service import serve
+
+    module = importlib.import_module(f"services.{args.component}.server")
+    serve(args.component, module.register)
+
+
+def _up(args) -> None:
+    from core.launcher import Launcher, demo_app
+
+    settings = load("cli")
+    Launcher(settings).run(demo_app(settings) if settings.dev else None)
+
+
+def _migrate(args) -> None:
+    from core.db import migrate
+
+    unknown = [c for c in args.components if c not in COMPONENTS]
+    if unknown:
+        raise SystemExit(f"unknown components: {', '.join(unknown)}")
+    for component in args.components or COMPONENTS:
+        migrate(load(component))
+        print(f"{component}: schema up to date")
+
+
+def _apps_create(args) -> None:
+    from core.db import make_engine, make_sessions, migrate
+    from core.masterkey import load_master_key
+    from services.identity.apps import Apps
+
+    settings = load("identity")
+    engine = make_engine(settings)
+    migrate(settings, engine)
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()] if args.scopes else []
+    created = Apps(make_sessions(engine), load_master_key(settings)).create(args.name, scopes)
+    engine.dispose()
+    print(json.dumps({"appId": created.app.app_id, "appSecret": created.secret, "name": created.app.name,
+                      "scopes": list(created.app.scopes)}, ensure_ascii=False))
+
+
+def _traces_show(args) -> None:
+    from core.traces import read_spans, render_tree
+
+    spans = read_spans(load("cli").trace_dir, args.trace_id.lower())
+    if not spans:
+        raise SystemExit(f"no spans of trace {args.trace_id} under {load('cli').trace_dir}")
+    print(render_tree(spans))
+
+
+def _traces_list(args) -> None:
+    from core.traces import recent_traces
+
+    for trace_id, name, millis in recent_traces(load("cli").trace_dir, args.limit):
+        print(f"{trace_id}  {millis:8.1f} ms  {name}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="econtract", description="The e-contract platform.")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run one service (or the gateway) in the foreground")
+    serve.add_argument("component", choices=COMPONENTS)
+    serve.set_defaults(func=_serve)
+
+    up = sub.add_parser("up", help="start the whole platform locally and wait for Ctrl-C")
+    up.set_defaults(func=_up)
+
+    migrate = sub.add_parser("migrate", help="bring database schemas to the newest migration")
+    migrate.add_argument("components", nargs="*", metavar="COMPONENT", help="default: all of " + ", ".join(COMPONENTS))
+    migrate.set_defaults(func=_migrate)
+
+    apps = sub.add_parser("apps", help="business-line apps").add_subparsers(dest="apps_command", required=True)
+    create = apps.add_parser("create", help="create an app and print its id and secret (shown once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", help="comma-separated scopes (default: all but template:review)")
+    create.set_defaults(func=_apps_create)
+
+    traces = sub.add_parser("traces", help="local traces").add_subparsers(dest="traces_command", required=True)
+    show = traces.add_parser("show", help="print one trace as a tree of spans")
+    show.add_argument("trace_id")
+    show.set_defaults(func=_traces_show)
+    listing = traces.add_parser("list", help="the newest traces")
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(func=_traces_list)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SettingsError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.message}") from None
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,162 @@
+"""``econtract up``: the whole platform on one machine, for development and demos.
+
+Each service and the gateway run as their own process (as in production); a local
+``redis-server`` is started when none answers. Ctrl-C stops everything gracefully.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis
+
+from core.settings import SERVICES, Settings
+
+COMPONENTS = (*SERVICES, "gateway")
+
+
+class Launcher:
+    def __init__(self, settings: Settings, out=sys.stdout):
+        self.settings = settings
+        self.out = out
+        self.children: dict[str, subprocess.Popen] = {}
+        self.log_dir = settings.var_dir / "logs"
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def ensure_redis(self) -> None:
+        client = redis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=1)
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            pass
+        url = urlparse(self.settings.redis_url)
+        if url.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise SystemExit(f"Redis at {url.hostname}:{url.port} does not answer")
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("no Redis answers and redis-server is not installed (run: make setup)")
+        self.say(f"starting a local redis-server on port {url.port or 6379}")
+        self._spawn("redis", [binary, "--port", str(url.port or 6379), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no"])
+        for _ in range(50):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        raise SystemExit("the local redis-server did not start; see " + str(self.log_dir / "redis.log"))
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")
+        env = {**os.environ, "ECONTRACT_ENV": self.settings.env}
+        # Own session: a terminal's Ctrl-C reaches only us, and we stop the children in order.
+        self.children[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def start_components(self) -> None:
+        for name in COMPONENTS:
+            self._spawn(name, [sys.executable, "-m", "core.cli", "serve", name])
+
+    def wait_healthy(self, timeout: float = 90.0) -> dict:
+        url = f"http://{self.settings.addresses['gateway']}/healthz"
+        deadline = time.monotonic() + timeout
+        last: dict = {}
+        while time.monotonic() < deadline:
+            self._check_children()
+            try:
+                with urllib.request.urlopen(url, timeout=3) as reply:
+                    return json.load(reply)
+            except urllib.error.HTTPError as exc:
+                last = json.load(exc)
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise SystemExit(f"the platform did not become healthy in {timeout:.0f} s: {last}")
+
+    def _check_children(self) -> None:
+        for name, child in self.children.items():
+            if child.poll() is not None:
+                tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(f"{name} exited with code {child.returncode}:\n{tail}")
+
+    def stop(self) -> None:
+        for name in reversed(list(self.children)):
+            child = self.children[name]
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.settings.grace_seconds + 5
+        for child in self.children.values():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    def run(self, demo_app: dict | None) -> None:
+        stop_requested = False
+
+        def on_signal(_signum, _frame):
+            nonlocal stop_requested
+            stop_requested = True
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        try:
+            self.ensure_redis()
+            self.start_components()
+            report = self.wait_healthy()
+            self.say(f"all services {report['status']}: " + ", ".join(f"{k}={v}" for k, v in report["services"].items()))
+            self.say(f"REST gateway   {self.settings.public_url}  (OpenAPI: {self.settings.public_url}/openapi.json)")
+            for name in SERVICES:
+                self.say(f"gRPC {name:<10} {self.settings.addresses[name]}")
+            self.say(f"logs           {self.log_dir}/   traces: econtract traces list")
+            if demo_app:
+                self.say(f"demo app       appId={demo_app['appId']} appSecret={demo_app['appSecret']}")
+            self.say("press Ctrl-C to stop")
+            while not stop_requested:
+                self._check_children()
+                time.sleep(0.5)
+        finally:
+            self.say("stopping…")
+            self.stop()
+
+
+def demo_app(settings: Settings) -> dict:
+    """The dev-mode demo app, created once and kept under var/ (dev mode only)."""
+    from core.db import make_engine, make_sessions, migrate
+    from core.errors import NotFound
+    from core.masterkey import load_master_key
+    from core.settings import load
+    from services.identity.apps import SCOPES, Apps
+
+    path = settings.var_dir / "demo-app.json"
+    identity = load("identity")
+    engine = make_engine(identity)
+    migrate(identity, engine)
+    apps = Apps(make_sessions(engine), load_master_key(identity))
+    try:
+        if path.exists():
+            saved = json.loads(path.read_text())
+            try:
+                apps.get(saved["appId"])
+                return saved
+            except NotFound:
+                pass  # the database was reset: make a new one
+        created = apps.create("demo", SCOPES)
+        saved = {"appId": created.app.app_id, "appSecret": created.secret}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved))
+        path.chmod(0o600)
+        return saved
+    finally:
+        engine.dispose()

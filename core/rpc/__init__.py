@@ -1,0 +1,1 @@
+"""gRPC plumbing: the server every service runs and the clients they call each other with."""

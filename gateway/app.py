@@ -1,0 +1,203 @@
+"""The gateway's ASGI application: signed REST calls transcoded to gRPC, health, OpenAPI."""
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import grpc
+from opentelemetry import trace
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.propagate import inject
+from opentelemetry.sdk.trace import TracerProvider
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as HttpRoute
+
+from core.errors import DomainError, InvalidArgument, NotFound
+from core.rpc.client import AsyncPeers
+from core.settings import Settings
+from core.tracing import current_trace_id
+from gateway import auth
+from gateway.errors import domain_error_response, rpc_error_response
+from gateway.health import check_all
+from gateway.openapi import build_openapi
+from gateway.routes import Route, RouteTable, build_routes
+from gateway.transcode import build_request, to_json
+
+log = logging.getLogger(__name__)
+MAX_BODY = 32 * 1024 * 1024
+AUTHENTICATE = "/econtract.identity.v1.IdentityService/AuthenticateApp"
+
+
+@dataclass(frozen=True)
+class Caller:
+    app_id: str
+    scopes: tuple[str, ...]
+
+
+class Gateway:
+    """What one gateway process holds: routes, channels to the services, a Redis client."""
+
+    def __init__(self, settings: Settings, peers: AsyncPeers, redis):
+        self.settings = settings
+        self.peers = peers
+        self.redis = redis
+        self.routes = RouteTable(build_routes())
+        self._openapi: bytes | None = None
+
+    async def authenticate(self, request: Request, raw_body: bytes) -> Caller:
+        from econtract.identity.v1 import identity_pb2
+
+        signed = auth.read_headers(request.headers)
+        auth.check_clock(signed.timestamp)
+        path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+        query = request.scope.get("query_string", b"").decode("latin-1")
+        canonical = auth.canonical(request.method, path + ("?" + query if query else ""), signed.timestamp, signed.nonce, raw_body)
+        reply = await self.peers.call(
+            "identity",
+            AUTHENTICATE,
+            identity_pb2.AuthenticateAppRequest(app_id=signed.app_id, canonical_request=canonical, signature=signed.signature),
+            identity_pb2.AuthenticateAppResponse,
+        )
+        # Only a correctly signed request may spend a nonce, so strangers cannot burn them.
+        await auth.claim_nonce(self.redis, self.settings.redis_prefix, signed.app_id, signed.nonce)
+        return Caller(reply.app_id, tuple(reply.scopes))
+
+    async def handle(self, request: Request) -> Response:
+        found = self.routes.find(request.method, request.url.path)
+        if found is None:
+            if self.routes.allows_path(request.url.path):
+                return domain_error_response(InvalidArgument(f"{request.method} is not allowed on {request.url.path}"))
+            return domain_error_response(NotFound(f"no route for {request.method} {request.url.path}"))
+        route, bound = found
+        try:
+            raw_body = await _read_body(request)
+            caller = None
+            if not route.access.public:
+                caller = await self.authenticate(request, raw_body)
+                auth.check_scope(caller.scopes, route.access.scope)
+            message = build_request(route, bound, request.url.query, raw_body)
+            reply = await self.peers.call(
+                route.service,
+                route.grpc_path,
+                message,
+                route.response_type,
+                idempotent=route.verb == "GET",
+                idempotency_key=request.headers.get("idempotency-key"),
+                metadata=_forwarded(request, caller),
+            )
+        except DomainError as exc:
+            return domain_error_response(exc)
+        except grpc.RpcError as exc:
+            return rpc_error_response(exc, current_trace_id())
+        return _reply(route, reply, request)
+
+    async def healthz(self, _request: Request) -> Response:
+        report = await check_all(self.peers)
+        return JSONResponse(report, status_code=200 if report["status"] == "SERVING" else 503)
+
+    async def openapi(self, _request: Request) -> Response:
+        if self._openapi is None:
+            self._openapi = json.dumps(build_openapi(self.routes.routes), ensure_ascii=False).encode()
+        return Response(self._openapi, media_type="application/json")
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise InvalidArgument(f"request body is larger than {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise InvalidArgument(f"request body is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _forwarded(request: Request, caller: Caller | None) -> dict[str, str]:
+    """Who is calling, for the services' authorisation and audit trail."""
+    metadata = {"x-client-ip": request.client.host if request.client else ""}
+    agent = request.headers.get("user-agent")
+    if agent:
+        metadata["x-user-agent"] = agent[:512]
+    if caller is not None:
+        metadata["x-app-id"] = caller.app_id
+        metadata["x-app-scopes"] = ",".join(caller.scopes)
+    return metadata
+
+
+def _reply(route: Route, reply, request: Request) -> Response:
+    if request.query_params.get("alt") == "media":
+        fields = reply.DESCRIPTOR.fields_by_name
+        if "data" in fields and "content_type" in fields:
+            return Response(reply.data, media_type=reply.content_type or "application/octet-stream")
+    if route.response_body:
+        reply = getattr(reply, route.response_body)
+    return Response(to_json(reply), media_type="application/json")
+
+
+class TraceparentMiddleware:
+    """Adds the request's W3C ``traceparent`` to every response, so a caller can quote it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_trace(message):
+            if message["type"] == "http.response.start":
+                carrier: dict[str, str] = {}
+                inject(carrier)
+                if "traceparent" in carrier:
+                    message.setdefault("headers", [])
+                    message["headers"] = list(message["headers"]) + [(b"traceparent", carrier["traceparent"].encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace)
+
+
+def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis=None) -> object:
+    """The ASGI app; channels and Redis are opened in the lifespan, not at import."""
+    from core.redis import make_async_redis
+
+    state: dict[str, Gateway] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        peers = AsyncPeers(settings, tracer_provider)
+        client = redis if redis is not None else make_async_redis(settings)
+        state["gateway"] = Gateway(settings, peers, client)
+        try:
+            yield
+        finally:
+            await peers.close()
+            if redis is None:
+                await client.aclose()
+
+    async def dispatch(request: Request) -> Response:
+        return await state["gateway"].handle(request)
+
+    async def healthz(request: Request) -> Response:
+        return await state["gateway"].healthz(request)
+
+    async def openapi(request: Request) -> Response:
+        return await state["gateway"].openapi(request)
+
+    app = Starlette(
+        routes=[
+            HttpRoute("/healthz", healthz, methods=["GET"]),
+            HttpRoute("/openapi.json", openapi, methods=["GET"]),
+            HttpRoute("/v1/{rest:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ],
+        lifespan=lifespan,
+    )
+    inner = TraceparentMiddleware(app)
+    if tracer_provider is None:
+        return inner
+    return OpenTelemetryMiddleware(inner, tracer_provider=tracer_provider, exclude_spans=["receive", "send"])

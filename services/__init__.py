@@ -1,0 +1,1 @@
+"""The platform's gRPC services, one package each."""

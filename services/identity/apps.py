@@ -1,0 +1,132 @@
+"""Business-line apps: credentials, scopes, request-signature checks."""
+from __future__ import annotations
+
+import hmac
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+
+from core.errors import InvalidArgument, NotFound, Unauthenticated
+from core.masterkey import MasterKey
+from services.identity.store import AppRow
+
+SCOPES = (
+    "template:read",
+    "template:write",
+    "template:review",
+    "contract:read",
+    "contract:write",
+    "identity:verify",
+    "intent:write",
+    "seal:read",
+    "seal:write",
+    "document:verify",
+    "app:self",
+    "dev:outbox",
+)
+# A new app may do everything a business line normally does; reviewing templates is granted on purpose.
+DEFAULT_SCOPES = tuple(s for s in SCOPES if s not in ("template:review", "dev:outbox"))
+
+
+@dataclass(frozen=True)
+class App:
+    app_id: str
+    name: str
+    scopes: tuple[str, ...]
+    status: str
+    settings: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewApp:
+    app: App
+    secret: str = field(repr=False)
+
+
+def _context(app_id: str) -> bytes:
+    return b"app-secret:" + app_id.encode()
+
+
+def _app(row: AppRow) -> App:
+    return App(row.app_id, row.name, tuple(s for s in row.scopes.split(",") if s), row.status, json.loads(row.settings_json))
+
+
+def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise InvalidArgument(f"unknown scopes: {', '.join(unknown)} (known: {', '.join(SCOPES)})")
+    return tuple(dict.fromkeys(scopes))
+
+
+class Apps:
+    def __init__(self, sessions: sessionmaker, master_key: MasterKey):
+        self._sessions = sessions
+        self._key = master_key
+
+    def create(self, name: str, scopes: list[str] | tuple[str, ...] = ()) -> NewApp:
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidArgument("name must be 1 to 200 characters")
+        chosen = check_scopes(scopes) if scopes else DEFAULT_SCOPES
+        app_id = "app_" + secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        now = datetime.now(timezone.utc)
+        with self._sessions.begin() as session:
+            session.add(
+                AppRow(
+                    app_id=app_id,
+                    name=name,
+                    secret_ciphertext=self._key.encrypt(secret.encode(), _context(app_id)),
+                    scopes=",".join(chosen),
+                    status="ACTIVE",
+                    settings_json="{}",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return NewApp(App(app_id, name, chosen, "ACTIVE"), secret)
+
+    def get(self, app_id: str) -> App:
+        with self._sessions() as session:
+            row = session.get(AppRow, app_id)
+            if row is None:
+                raise NotFound(f"app {app_id} not found")
+            return _app(row)
+
+    def authenticate(self, app_id: str, canonical: bytes, signature: str) -> App:
+        """The app whose secret signed ``canonical``; one vague error for every failure."""
+        with self._sessions() as session:
+            row = session.get(AppRow, app_id)
+            if row is None or row.status != "ACTIVE":
+                raise Unauthenticated("bad app id or signature")
+            secret = self._key.decrypt(row.secret_ciphertext, _context(app_id))
+            expected = hmac.new(secret, canonical, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, signature):
+                raise Unauthenticated("bad app id or signature")
+            return _app(row)
+
+    def rotate_secret(self, app_id: str) -> NewApp:
+        secret = secrets.token_urlsafe(32)
+        with self._sessions.begin() as session:
+            row = session.get(AppRow, app_id)
+            if row is None:
+                raise NotFound(f"app {app_id} not found")
+            row.secret_ciphertext = self._key.encrypt(secret.encode(), _context(app_id))
+            row.updated_at = datetime.now(timezone.utc)
+            app = _app(row)
+        return NewApp(app, secret)
+
+    def update_settings(self, app_id: str, changes: dict) -> App:
+        with self._sessions.begin() as session:
+            row = session.execute(sa.select(AppRow).where(AppRow.app_id == app_id).with_for_update()).scalar_one_or_none()
+            if row is None:
+                raise NotFound(f"app {app_id} not found")
+            merged = {**json.loads(row.settings_json), **changes}
+            row.settings_json = json.dumps(merged, ensure_ascii=False, sort_keys=True)
+            row.updated_at = datetime.now(timezone.utc)
+            return _app(row)
