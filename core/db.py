@@ -36,6 +36,18 @@ def make_engine(settings: Settings) -> Engine:
     return engine
 
 
+def trace_engine(engine: Engine, tracer_provider) -> None:
+    """Spans for this engine's statements (the instrumentor's global switch would cover only one engine)."""
+    from opentelemetry import metrics
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    tracer = tracer_provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
+    usage = metrics.get_meter("opentelemetry.instrumentation.sqlalchemy").create_up_down_counter(
+        "db.client.connections.usage", unit="connections"
+    )
+    EngineTracer(tracer, engine, usage)
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.

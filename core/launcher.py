@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -65,6 +66,9 @@ class Launcher:
         self.children[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def start_components(self) -> None:
+        busy = [f"{name} ({self.settings.addresses[name]})" for name in COMPONENTS if _port_taken(self.settings.addresses[name])]
+        if busy:
+            raise SystemExit("ports already in use, is the platform running already? " + ", ".join(busy))
         for name in COMPONENTS:
             self._spawn(name, [sys.executable, "-m", "core.cli", "serve", name])
 
@@ -123,12 +127,24 @@ class Launcher:
             if demo_app:
                 self.say(f"demo app       appId={demo_app['appId']} appSecret={demo_app['appSecret']}")
             self.say("press Ctrl-C to stop")
+            reported: set[str] = set()
             while not stop_requested:
-                self._check_children()
+                # A process that stops is reported, not restarted: the others keep serving.
+                for name, child in self.children.items():
+                    if child.poll() is not None and name not in reported:
+                        reported.add(name)
+                        self.say(f"{name} exited with code {child.returncode} (log: {self.log_dir / (name + '.log')})")
                 time.sleep(0.5)
         finally:
             self.say("stopping…")
             self.stop()
+
+
+def _port_taken(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, int(port))) == 0
 
 
 def demo_app(settings: Settings) -> dict:

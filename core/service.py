@@ -32,9 +32,7 @@ class ServiceContext:
     def engine(self):
         engine = db.make_engine(self.settings)
         if self.tracer_provider is not None:
-            from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-            SQLAlchemyInstrumentor().instrument(engine=engine, tracer_provider=self.tracer_provider)
+            db.trace_engine(engine, self.tracer_provider)
         self._closers.append(engine.dispose)
         return engine
 

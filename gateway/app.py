@@ -59,7 +59,7 @@ class Gateway:
         reply = await self.peers.call(
             "identity",
             AUTHENTICATE,
-            identity_pb2.AuthenticateAppRequest(app_id=signed.app_id, canonical_request=canonical, signature=signed.signature),
+            identity_pb2.AuthenticateAppRequest(app_id=signed.app_id, canonical=canonical, signature=signed.signature),
             identity_pb2.AuthenticateAppResponse,
         )
         # Only a correctly signed request may spend a nonce, so strangers cannot burn them.

@@ -49,15 +49,13 @@ def redis_client():
     client.close()
 
 
-@pytest.fixture(scope="session")
-def platform_env(tmp_path_factory, run_id, use_postgres) -> dict[str, str]:
-    """Environment for platform processes of this test run: own ports, var dir, schemas, keys."""
-    var = tmp_path_factory.mktemp("var")
+def make_platform_env(var, namespace: str, use_postgres: bool) -> dict[str, str]:
+    """Environment for one platform of this test run: own ports, var dir, schemas, keys."""
     env = {
         "ECONTRACT_ENV": "dev",
         "ECONTRACT_VAR_DIR": str(var),
         "REDIS_URL": REDIS_URL,
-        "ECONTRACT_REDIS_PREFIX": f"{run_id}:",
+        "ECONTRACT_REDIS_PREFIX": f"{namespace}:",
         "ECONTRACT_GRACE_SECONDS": "10",
         "OTEL_TRACES_EXPORTER": "jsonl",
         "OTEL_BSP_SCHEDULE_DELAY": "100",
@@ -67,8 +65,13 @@ def platform_env(tmp_path_factory, run_id, use_postgres) -> dict[str, str]:
     env["ECONTRACT_PUBLIC_URL"] = f"http://{env['GATEWAY_ADDR']}"
     if use_postgres:
         env["DATABASE_URL"] = PG_URL
-        env["ECONTRACT_DB_SCHEMA_PREFIX"] = f"{run_id}_"
+        env["ECONTRACT_DB_SCHEMA_PREFIX"] = f"{namespace}_"
     return env
+
+
+@pytest.fixture(scope="session")
+def platform_env(tmp_path_factory, run_id, use_postgres) -> dict[str, str]:
+    return make_platform_env(tmp_path_factory.mktemp("var"), run_id, use_postgres)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,7 +85,7 @@ def _drop_test_schemas(run_id, use_postgres):
     with engine.begin() as conn:
         names = conn.execute(
             sa.text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
-            {"p": f"{run_id}\\_%"},
+            {"p": f"{run_id}%"},
         ).scalars().all()
         for name in names:
             conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))

@@ -39,6 +39,9 @@ class App:
     name: str
     scopes: tuple[str, ...]
     status: str
+    created_at: datetime
+    updated_at: datetime
+    # Settings the business line manages itself, in the proto3 JSON form of the API.
     settings: dict = field(default_factory=dict)
 
 
@@ -53,7 +56,35 @@ def _context(app_id: str) -> bytes:
 
 
 def _app(row: AppRow) -> App:
-    return App(row.app_id, row.name, tuple(s for s in row.scopes.split(",") if s), row.status, json.loads(row.settings_json))
+    return App(
+        row.app_id,
+        row.name,
+        tuple(s for s in row.scopes.split(",") if s),
+        row.status,
+        _utc(row.created_at),
+        _utc(row.updated_at),
+        json.loads(row.settings_json),
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def check_settings(changes: dict) -> dict:
+    """Refuse settings that would break later: bad webhook URLs, certificates that do not parse."""
+    from cryptography import x509
+
+    url = changes.get("webhook_url")
+    if url and not (url.startswith("https://") or url.startswith("http://")) or url and len(url) > 2000:
+        raise InvalidArgument("webhook_url must be an http(s) URL of at most 2000 characters")
+    for i, pem in enumerate(changes.get("trust_anchors") or ()):
+        try:
+            x509.load_pem_x509_certificate(pem.encode())
+        except ValueError:
+            raise InvalidArgument(f"trust_anchors[{i}] is not a PEM certificate") from None
+    return changes
 
 
 def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -89,7 +120,7 @@ class Apps:
                     updated_at=now,
                 )
             )
-        return NewApp(App(app_id, name, chosen, "ACTIVE"), secret)
+        return NewApp(App(app_id, name, chosen, "ACTIVE", now, now), secret)
 
     def get(self, app_id: str) -> App:
         with self._sessions() as session:
@@ -98,14 +129,24 @@ class Apps:
                 raise NotFound(f"app {app_id} not found")
             return _app(row)
 
+    def _secret(self, row: AppRow) -> bytes:
+        return self._key.decrypt(row.secret_ciphertext, _context(row.app_id))
+
+    def sign(self, app_id: str, message: bytes) -> str:
+        """Lowercase hex HMAC-SHA256 under the app's secret (webhook signatures)."""
+        with self._sessions() as session:
+            row = session.get(AppRow, app_id)
+            if row is None:
+                raise NotFound(f"app {app_id} not found")
+            return hmac.new(self._secret(row), message, hashlib.sha256).hexdigest()
+
     def authenticate(self, app_id: str, canonical: bytes, signature: str) -> App:
         """The app whose secret signed ``canonical``; one vague error for every failure."""
         with self._sessions() as session:
             row = session.get(AppRow, app_id)
             if row is None or row.status != "ACTIVE":
                 raise Unauthenticated("bad app id or signature")
-            secret = self._key.decrypt(row.secret_ciphertext, _context(app_id))
-            expected = hmac.new(secret, canonical, hashlib.sha256).hexdigest()
+            expected = hmac.new(self._secret(row), canonical, hashlib.sha256).hexdigest()
             if not hmac.compare_digest(expected, signature):
                 raise Unauthenticated("bad app id or signature")
             return _app(row)
@@ -126,7 +167,7 @@ class Apps:
             row = session.execute(sa.select(AppRow).where(AppRow.app_id == app_id).with_for_update()).scalar_one_or_none()
             if row is None:
                 raise NotFound(f"app {app_id} not found")
-            merged = {**json.loads(row.settings_json), **changes}
+            merged = {**json.loads(row.settings_json), **check_settings(changes)}
             row.settings_json = json.dumps(merged, ensure_ascii=False, sort_keys=True)
             row.updated_at = datetime.now(timezone.utc)
             return _app(row)

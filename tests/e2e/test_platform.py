@@ -1,0 +1,127 @@
+"""The platform as separate processes, started the way a developer starts it (``econtract up``)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import make_platform_env
+from tests.support.signed import SignedClient
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def _cli(env, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def platform(run_id, use_postgres, tmp_path_factory):
+    own = make_platform_env(tmp_path_factory.mktemp("e2e-var"), run_id + "e2e", use_postgres)
+    env = {**os.environ, **own}
+    out = open(Path(env["ECONTRACT_VAR_DIR"]) / "up.out", "w+")
+    process = subprocess.Popen([sys.executable, "-m", "core.cli", "up"], cwd=ROOT, env=env, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = "http://" + env["GATEWAY_ADDR"]
+    deadline = time.monotonic() + 120
+    while "press Ctrl-C" not in Path(out.name).read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("econtract up did not come up:\n" + Path(out.name).read_text()[-4000:])
+        time.sleep(0.3)
+    yield {"env": env, "base": base, "process": process, "out": Path(out.name)}
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+
+
+def test_up_brings_six_healthy_processes_and_prints_a_demo_app(platform):
+    text = platform["out"].read_text()
+    assert "all services SERVING" in text and "demo app" in text
+    report = httpx.get(platform["base"] + "/healthz").json()
+    assert set(report["services"].values()) == {"SERVING"}
+    logs = Path(platform["env"]["ECONTRACT_VAR_DIR"]) / "logs"
+    assert {p.stem for p in logs.glob("*.log")} >= {"template", "contract", "signing", "identity", "filegen", "gateway"}
+
+
+def test_apps_create_then_a_signed_call_and_its_trace(platform):
+    created = _cli(platform["env"], "apps", "create", "--name", "retail", "--scopes", "app:self,contract:read")
+    assert created.returncode == 0, created.stderr
+    app = json.loads(created.stdout)
+    assert app["scopes"] == ["app:self", "contract:read"] and len(app["appSecret"]) >= 32
+    client = SignedClient(platform["base"], app["appId"], app["appSecret"])
+    reply = client.get("/v1/apps/self")
+    assert reply.status_code == 200 and reply.json()["name"] == "retail"
+    assert client.post("/v1/templates", {"name": "x"}).status_code == 403
+
+    trace_id = reply.headers["traceparent"].split("-")[1]
+    deadline = time.monotonic() + 10
+    while True:
+        shown = _cli(platform["env"], "traces", "show", trace_id)
+        if shown.returncode == 0 and "GetSelfApp" in shown.stdout and "SELECT" in shown.stdout:
+            break
+        assert time.monotonic() < deadline, shown.stdout + shown.stderr
+        time.sleep(0.5)
+    lines = shown.stdout.splitlines()
+    assert lines[0].startswith("GET /v1") and "econtract-gateway" in lines[0]
+    handler = next(i for i, line in enumerate(lines) if "GetSelfApp" in line and "econtract-identity" in line)
+    depth = len(lines[handler]) - len(lines[handler].lstrip())
+    assert depth >= 4  # gateway server → gateway client → identity server
+    assert any("SELECT" in line and len(line) - len(line.lstrip()) > depth for line in lines[handler + 1:])
+
+
+def test_health_fan_out_trace_shows_every_service(platform):
+    reply = httpx.get(platform["base"] + "/healthz")
+    trace_id = reply.headers["traceparent"].split("-")[1]
+    deadline = time.monotonic() + 10
+    while True:
+        shown = _cli(platform["env"], "traces", "show", trace_id).stdout
+        if all(f"econtract-{name}" in shown for name in ("template", "contract", "signing", "identity", "filegen")):
+            break
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.5)
+
+
+def test_a_stopped_service_fails_fast_with_503(platform):
+    signing = _find_child(platform["process"].pid, "serve signing")
+    os.kill(signing, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _alive(signing):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    started = time.monotonic()
+    reply = httpx.get(platform["base"] + "/v1/trust/roots", timeout=10)
+    assert reply.status_code == 503 and reply.json()["code"] == 14
+    assert time.monotonic() - started < 3
+    assert "127.0.0.1" not in reply.text  # no internal addresses leak
+    health = httpx.get(platform["base"] + "/healthz")
+    assert health.status_code == 503 and health.json()["services"]["signing"] == "UNAVAILABLE"
+
+
+def _find_child(parent: int, needle: str) -> int:
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and needle in cmdline:
+            return int(proc.name)
+    raise AssertionError(f"no child process running {needle!r}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
