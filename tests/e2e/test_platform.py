@@ -65,7 +65,9 @@ def test_apps_create_then_a_signed_call_and_its_trace(platform):
     deadline = time.monotonic() + 10
     while True:
         shown = _cli(platform["env"], "traces", "show", trace_id)
-        if shown.returncode == 0 and "GetSelfApp" in shown.stdout and "SELECT" in shown.stdout:
+        handlers = [i for i, line in enumerate(shown.stdout.splitlines())
+                    if "GetSelfApp" in line and "econtract-identity" in line]
+        if shown.returncode == 0 and handlers and "SELECT" in shown.stdout.split("GetSelfApp  (econtract-identity")[-1]:
             break
         assert time.monotonic() < deadline, shown.stdout + shown.stderr
         time.sleep(0.5)
