@@ -64,6 +64,10 @@ class ServiceContext:
         self._closers.append(peers.close)
         return peers
 
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Run ``close`` when the service stops (after in-flight calls finished)."""
+        self._closers.append(close)
+
     def migrate(self) -> None:
         db.migrate(self.settings, self.engine)
 

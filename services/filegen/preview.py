@@ -192,7 +192,22 @@ def docx_to_html(docx: bytes, theme: Theme = "light", title: str = "Document pre
         raise errors.invalid("document", f"is not a readable .docx ({type(exc).__name__})") from None
     for message in result.messages:
         log.debug("docx preview: %s", message)
-    body = _sanitize(result.value)
+    return _html_page(_sanitize(result.value), theme, title)
+
+
+def pdf_to_html(pdf: bytes, theme: Theme = "light", title: str = "Document preview", dpi: int = 96) -> str:
+    """A PDF (e.g. a signed contract) as a themed HTML page of page images: exactly what was signed."""
+    if theme not in THEMES:
+        raise errors.invalid("theme", f"must be one of {', '.join(THEMES)}, got {theme!r}")
+    images = pdf_to_png(pdf, dpi=dpi, pages=list(range(1, min(page_count(pdf), MAX_PAGES_PER_CALL) + 1)))
+    body = "\n".join(
+        f'<img class="page" alt="page {number}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        for number, png in enumerate(images, start=1)
+    )
+    return _html_page(body, theme, title)
+
+
+def _html_page(body: str, theme: Theme, title: str) -> str:
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="zh-CN" data-theme="{theme}">\n<head>\n<meta charset="utf-8">\n'
@@ -202,3 +217,18 @@ def docx_to_html(docx: bytes, theme: Theme = "light", title: str = "Document pre
         f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
+
+def find_text(pdf: bytes, keywords: list[str]) -> list[tuple[str, int, float, float]]:
+    """Where each keyword first appears: (keyword, page from 1, x, y of its bottom-left in PDF points)."""
+    hits = []
+    with _open_pdf(pdf) as document:
+        for keyword in keywords:
+            for index in range(len(document)):
+                text_page = document[index].get_textpage()
+                searcher = text_page.search(keyword, match_case=True)
+                found = searcher.get_next()
+                if found is not None:
+                    left, bottom, _right, _top = text_page.get_charbox(found[0])
+                    hits.append((keyword, index + 1, left, bottom))
+                    break
+    return hits
