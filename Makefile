@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup up test lint protos clean help
+.PHONY: setup up test lint protos clean help bench-filegen
 
 help:
 	@echo "make up     - install what is missing, then start the whole platform (econtract up)"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   - buf lint on protos/"
 	@echo "make protos - regenerate Python code from protos/"
 	@echo "make clean  - remove generated code and local state under var/"
+	@echo "make bench-filegen - fill+convert latency and throughput against LibreOffice baselines (bench/RESULTS.md)"
 
 setup:
 	@bash scripts/setup.sh
@@ -30,3 +31,6 @@ protos:
 
 clean:
 	rm -rf econtract build var
+
+bench-filegen: setup
+	$(PY) -m bench.filegen
