@@ -1,0 +1,201 @@
+"""A platform CA whose OCSP/CRL URLs answer over HTTP, and a contract signed twice.
+
+The certificates point at a local HTTP server run by these fixtures, so outside
+validators (pdfsig/NSS) can check revocation online the way they would in
+production, while the signing code itself stays offline.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import shutil
+import socket
+import subprocess
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from PIL import Image, ImageDraw
+
+from services.signing import anchors, pades, pki, seals
+from services.signing.tsa import TimestampAuthority
+from tests.unit.signing.fixtures import ORG_KEYWORD, contract_pdf
+
+ORG = pki.OrgSubject("某某科技有限公司", "91110302MA01NNKT89")
+PERSON = pki.PersonSubject("张三", "110101199003074514")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_pyhanko():
+    # "fetching is not allowed" is expected: revocation data is passed in, never fetched.
+    logging.getLogger("pyhanko.sign.signers.pdf_signer").setLevel(logging.ERROR)
+
+
+class _PkiHandler(BaseHTTPRequestHandler):
+    ca: pki.PlatformCa | None = None
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _reply(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == pki.OCSP_PATH and self.ca is not None:
+            self._reply(self.ca.ocsp_response(body), "application/ocsp-response")
+        else:
+            self.send_error(404)
+
+    def do_GET(self) -> None:
+        ca = self.ca
+        if ca is None:
+            self.send_error(503)
+        elif self.path.startswith(pki.OCSP_PATH + "/"):
+            request = base64.b64decode(urllib.parse.unquote(self.path[len(pki.OCSP_PATH) + 1:]))
+            self._reply(ca.ocsp_response(request), "application/ocsp-response")
+        elif self.path == pki.ISSUING_CRL_PATH:
+            self._reply(ca.build_crl("issuing"), "application/pkix-crl")
+        elif self.path == pki.ROOT_CRL_PATH:
+            self._reply(ca.build_crl("root"), "application/pkix-crl")
+        elif self.path == pki.ISSUING_CERT_PATH:
+            self._reply(ca.issuing_cert.public_bytes(serialization.Encoding.DER), "application/pkix-cert")
+        elif self.path == pki.ROOT_CERT_PATH:
+            self._reply(ca.root_cert.public_bytes(serialization.Encoding.DER), "application/pkix-cert")
+        else:
+            self.send_error(404)
+
+
+@pytest.fixture(scope="session")
+def ca(tmp_path_factory):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    handler = type("Handler", (_PkiHandler,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings = pki.PkiSettings(
+        master_key=b"integration-master-key-01",
+        id_hash_salt=b"integration-id-salt-0123",
+        directory=tmp_path_factory.mktemp("pki"),
+        public_base_url=f"http://127.0.0.1:{port}",
+    )
+    platform = pki.PlatformCa.open(settings)
+    handler.ca = platform
+    yield platform
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def tsa(ca) -> TimestampAuthority:
+    return TimestampAuthority(ca.tsa_material())
+
+
+@pytest.fixture(scope="session")
+def timestamper(tsa):
+    return tsa.timestamper()
+
+
+@dataclass
+class Signing:
+    ca: pki.PlatformCa
+    timestamper: object
+
+    def sign(self, pdf: bytes, signer: pki.SignerMaterial, field_name: str, **kwargs) -> bytes:
+        context = pades.signing_validation_context(self.ca, signer, [self.ca.tsa_material().cert])
+        return pades.sign(pdf, signer, field_name=field_name, timestamper=self.timestamper,
+                          validation_context=context, **kwargs)
+
+    def timestamp(self, pdf: bytes) -> bytes:
+        tsa = self.ca.tsa_material()
+        context = pades.signing_validation_context(self.ca, tsa)
+        return pades.timestamp_document(pdf, timestamper=self.timestamper, validation_context=context)
+
+
+@pytest.fixture(scope="session")
+def signing(ca, timestamper) -> Signing:
+    return Signing(ca, timestamper)
+
+
+def handwriting_png() -> bytes:
+    pad = Image.new("RGB", (400, 160), "white")
+    draw = ImageDraw.Draw(pad)
+    draw.line([(20, 120), (80, 30), (120, 130), (170, 40), (230, 120), (300, 50), (380, 110)],
+              fill=(10, 10, 10), width=9)
+    buf = io.BytesIO()
+    pad.save(buf, format="PNG")
+    return seals.normalize_uploaded_seal(buf.getvalue())
+
+
+@dataclass(frozen=True)
+class SignedContract:
+    original: bytes
+    after_org: bytes
+    after_person: bytes
+    final: bytes  # with the B-LTA document timestamp
+
+
+@pytest.fixture(scope="session")
+def contract() -> bytes:
+    return contract_pdf()
+
+
+@pytest.fixture(scope="session")
+def signed_contract(signing, ca, contract) -> SignedContract:
+    """The API.md flow: the lender's seal at its keyword, the borrower's handwriting
+    at page 3 (400, 120), then a document timestamp on completion."""
+    seal = seals.round_company_seal(ORG.name, "1101020012345")
+    placement = anchors.keyword_placement(contract, ORG_KEYWORD, width=pades.COMPANY_SEAL_SIZE,
+                                          height=pades.COMPANY_SEAL_SIZE)
+    after_org = signing.sign(contract, pki.new_signer(ca, ORG), "lender", reason="签署借款合同",
+                             appearance=pades.Appearance(seal, placement))
+    writing = handwriting_png()
+    width, height = seals.image_size(writing)
+    placement = anchors.point_placement(after_org, 3, 400, 120, width=100, height=100 * height / width)
+    after_person = signing.sign(after_org, pki.new_signer(ca, PERSON), "borrower",
+                                appearance=pades.Appearance(writing, placement))
+    return SignedContract(contract, after_org, after_person, signing.timestamp(after_person))
+
+
+@dataclass(frozen=True)
+class PdfSig:
+    nssdir: Path
+
+    def run(self, pdf: bytes, tmp_path: Path, *extra: str) -> list[dict[str, str]]:
+        path = tmp_path / "doc.pdf"
+        path.write_bytes(pdf)
+        out = subprocess.run(["pdfsig", "-nssdir", f"sql:{self.nssdir}", *extra, str(path)],
+                             capture_output=True, text=True, timeout=60, check=False).stdout
+        blocks: list[dict[str, str]] = []
+        for line in out.splitlines():
+            text = line.strip().removeprefix("- ")
+            if line.startswith("Signature #"):
+                blocks.append({})
+            elif blocks and text:
+                key, _, value = text.partition(": ")  # flags like "Total document signed" have no value
+                blocks[-1][key.strip()] = value.strip()
+        return blocks
+
+
+@pytest.fixture(scope="session")
+def pdfsig(ca, tmp_path_factory) -> PdfSig:
+    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
+        pytest.skip("pdfsig (poppler-utils) and certutil (libnss3-tools) are needed")
+    nssdir = tmp_path_factory.mktemp("nss")
+    root = nssdir / "root.pem"
+    root.write_bytes(ca.root_cert.public_bytes(serialization.Encoding.PEM))
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nssdir}", "--empty-password"], check=True)
+    subprocess.run(["certutil", "-A", "-d", f"sql:{nssdir}", "-n", "platform-root", "-t", "CT,C,C",
+                    "-a", "-i", str(root)], check=True)
+    return PdfSig(nssdir)
