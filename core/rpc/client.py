@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 import grpc
 import grpc.aio
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, client_interceptor
+from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 from opentelemetry.sdk.trace import TracerProvider
 from tenacity import (
     AsyncRetrying,
@@ -68,7 +69,8 @@ class Peers:
             if service not in self._channels:
                 channel = grpc.insecure_channel(self._settings.addresses[service], options=_OPTIONS)
                 if self._tracer_provider is not None:
-                    channel = grpc.intercept_channel(channel, client_interceptor(tracer_provider=self._tracer_provider))
+                    # OpenTelemetry's interceptor type needs its own intercept_channel.
+                    channel = intercept_channel(channel, client_interceptor(tracer_provider=self._tracer_provider))
                 self._channels[service] = channel
             return self._channels[service]
 

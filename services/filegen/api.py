@@ -55,6 +55,8 @@ class FilegenApi(filegen_pb2_grpc.FilegenServiceServicer):
                 raise invalid(field, "is empty")
             return file.data
         if kind == "blob_ref":
+            if file.blob_ref.startswith("tmp:"):
+                return self.temp.get(file.blob_ref[4:])
             return self.blobs.get(file.blob_ref)
         raise invalid(field, "is required (inline data or a blob reference)")
 
@@ -67,8 +69,8 @@ class FilegenApi(filegen_pb2_grpc.FilegenServiceServicer):
 
     def RenderDocument(self, request, context):
         docx = self._read(request.docx, "docx")
-        data = json_format.MessageToDict(request.data) if request.HasField("data") else {}
-        rendered = self.renderer.render(docx, data)
+        data = struct_data(request.data) if request.HasField("data") else {}
+        rendered = self.renderer.render(docx, data, strict=request.strict)
         return pb.RenderDocumentResponse(
             pdf=self._deliver(rendered.pdf, request.delivery), sha256=rendered.sha256, page_count=rendered.pages
         )
@@ -119,8 +121,23 @@ class FilegenApi(filegen_pb2_grpc.FilegenServiceServicer):
         if request.HasField("data"):
             from services.filegen.fill import fill_docx
 
-            document = fill_docx(document, json_format.MessageToDict(request.data), image_loader=self.blobs.get)
+            document = fill_docx(document, struct_data(request.data), image_loader=self.blobs.get, strict=False)
         return pb.RenderHtmlResponse(html=preview.docx_to_html(document, theme))
+
+
+def struct_data(struct) -> dict:
+    """Fill data from a Struct; JSON has one number type, so whole numbers become ints (12, not 12.0)."""
+
+    def plain(value):
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            return int(value)
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(json_format.MessageToDict(struct))
 
 
 def _png_size(png: bytes) -> dict[str, int]:

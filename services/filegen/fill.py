@@ -670,8 +670,11 @@ def fill_docx(
     *,
     limits: Limits = DEFAULT_LIMITS,
     image_loader: ImageLoader | None = None,
+    strict: bool = True,
 ) -> bytes:
     """Fill ``template`` (.docx bytes) with ``data`` and return the filled .docx bytes.
+
+    ``strict=False`` (previews) renders missing fields empty instead of refusing.
 
     The template is checked against ``limits`` first. Raises ``InvalidArgument`` for an
     unsafe or broken template, a refused template construct, bad data, or missing fields
@@ -689,7 +692,7 @@ def fill_docx(
         _render(document, context)
     finally:
         _STATE.reset(token)
-    if state.missing:
+    if state.missing and strict:
         raise _missing_error(list(state.missing))
     out = io.BytesIO()
     document.save(out)

@@ -53,14 +53,15 @@ class Renderer:
         self.cache_ttl = cache_ttl
         self.timeout = timeout
 
-    def render(self, docx: bytes, data: dict[str, Any]) -> Rendered:
+    def render(self, docx: bytes, data: dict[str, Any], strict: bool = True) -> Rendered:
         docx_sha256 = hashlib.sha256(docx).hexdigest()
-        key = f"{self.key_prefix}filegen:render:{_cache_key(docx_sha256, data)}"
+        mode = "strict" if strict else "lenient"
+        key = f"{self.key_prefix}filegen:render:{mode}:{_cache_key(docx_sha256, data)}"
         ref = self.redis.get(key)
         if ref is not None and self.blobs.exists(ref.decode()):
             pdf = self.blobs.get(ref.decode())
             return Rendered(pdf, ref.decode()[7:], preview.page_count(pdf), cached=True)
-        filled = fill_docx(docx, data, image_loader=self.blobs.get)
+        filled = fill_docx(docx, data, image_loader=self.blobs.get, strict=strict)
         rendered = self.convert(filled)
         self.redis.set(key, "sha256:" + rendered.sha256, ex=self.cache_ttl)
         return rendered

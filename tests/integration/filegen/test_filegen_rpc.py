@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import grpc
 import pytest
@@ -40,9 +41,10 @@ def filegen(mesh):
     channel.close()
 
 
-def _render(filegen, docx: bytes, data: dict, **kw) -> pb.RenderDocumentResponse:
+def _render(filegen, docx: bytes, data: dict, strict: bool = True, **kw) -> pb.RenderDocumentResponse:
     return filegen.RenderDocument(
-        pb.RenderDocumentRequest(docx=common_pb2.FileData(data=docx), data=_struct(data), **kw), timeout=60
+        pb.RenderDocumentRequest(docx=common_pb2.FileData(data=docx), data=_struct(data), strict=strict, **kw),
+        timeout=60,
     )
 
 
@@ -91,6 +93,13 @@ def test_missing_fields_are_all_named(filegen):
         _render(filegen, docx, {"amount": 1})
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(_violations(caught.value)) >= {"data.contract_no", "data.borrower.name"}
+
+
+def test_previews_render_missing_fields_empty_and_whole_numbers_as_integers(filegen):
+    docx = simple_docx("期限：{{ term }}个月", "编号：{{ contract_no }}")
+    text = "".join(preview.pdf_text(_render(filegen, docx, {"term": 12}, strict=False).pdf.data))
+    assert re.search(r"期限：12\s*个月", text) and "12.0" not in text  # text extraction may space a font change
+    assert "编号：" in text
 
 
 @pytest.mark.parametrize("escape", ["{{ ''.__class__.__mro__ }}", "{{ cycler.__init__.__globals__ }}",
@@ -149,4 +158,8 @@ def test_blob_delivery_round_trips(filegen):
     reply = _render(filegen, simple_docx("交付"), {}, delivery=common_pb2.DELIVERY_BLOB)
     assert reply.pdf.blob_ref == "sha256:" + reply.sha256
     pages = filegen.RenderPages(pb.RenderPagesRequest(pdf=common_pb2.FileData(blob_ref=reply.pdf.blob_ref)), timeout=30)
+    assert pages.page_count == 1
+    temporary = _render(filegen, simple_docx("临时"), {}, delivery=common_pb2.DELIVERY_TEMPORARY_BLOB)
+    assert temporary.pdf.blob_ref.startswith("tmp:")
+    pages = filegen.RenderPages(pb.RenderPagesRequest(pdf=common_pb2.FileData(blob_ref=temporary.pdf.blob_ref)), timeout=30)
     assert pages.page_count == 1
