@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -21,7 +22,10 @@ from core.rpc.client import AsyncPeers
 from core.settings import Settings
 from core.tracing import current_trace_id
 from gateway import auth
-from gateway.errors import domain_error_response, rpc_error_response
+from core.rpc.status import to_status
+from gateway.errors import domain_error_response, rpc_error_response, status_response
+from gateway.idempotency import Idempotency, StoredResponse, fingerprint
+from gateway.ratelimit import Rate, RateLimited, RateLimiter, rate_from_env
 from gateway.health import check_all
 from gateway.openapi import build_openapi
 from gateway.routes import Route, RouteTable, build_routes
@@ -41,11 +45,13 @@ class Caller:
 class Gateway:
     """What one gateway process holds: routes, channels to the services, a Redis client."""
 
-    def __init__(self, settings: Settings, peers: AsyncPeers, redis):
+    def __init__(self, settings: Settings, peers: AsyncPeers, redis, rate: Rate):
         self.settings = settings
         self.peers = peers
         self.redis = redis
         self.routes = RouteTable(build_routes())
+        self.limiter = RateLimiter(redis, settings.redis_prefix, rate)
+        self.idempotency = Idempotency(redis, settings.redis_prefix)
         self._openapi: bytes | None = None
 
     async def authenticate(self, request: Request, raw_body: bytes) -> Caller:
@@ -53,9 +59,7 @@ class Gateway:
 
         signed = auth.read_headers(request.headers)
         auth.check_clock(signed.timestamp)
-        path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        canonical = auth.canonical(request.method, path + ("?" + query if query else ""), signed.timestamp, signed.nonce, raw_body)
+        canonical = auth.canonical(request.method, _path_with_query(request), signed.timestamp, signed.nonce, raw_body)
         reply = await self.peers.call(
             "identity",
             AUTHENTICATE,
@@ -78,7 +82,36 @@ class Gateway:
             caller = None
             if not route.access.public:
                 caller = await self.authenticate(request, raw_body)
+                await self.limiter.check(caller.app_id, int(time.time() * 1000))
                 auth.check_scope(caller.scopes, route.access.scope)
+            key = request.headers.get("idempotency-key") if request.method == "POST" and caller else None
+            if not key:
+                return await self._call(route, bound, request, raw_body, caller, None)
+            request_hash = fingerprint(request.method, _path_with_query(request), raw_body)
+            stored = await self.idempotency.begin(caller.app_id, key, request_hash)
+            if stored is not None:
+                return Response(stored.body, status_code=stored.status, media_type=stored.media_type,
+                                headers={"Idempotent-Replayed": "true"})
+        except RateLimited as exc:
+            return status_response(to_status(exc), headers={"Retry-After": str(exc.retry_after)})
+        except DomainError as exc:
+            return domain_error_response(exc)
+        except grpc.RpcError as exc:
+            return rpc_error_response(exc, current_trace_id())
+        try:
+            response = await self._call(route, bound, request, raw_body, caller, key)
+        except BaseException:
+            await self.idempotency.abandon(caller.app_id, key)
+            raise
+        await self.idempotency.finish(
+            caller.app_id, key, request_hash, StoredResponse(response.status_code, bytes(response.body), response.media_type)
+        )
+        return response
+
+    async def _call(self, route: Route, bound: dict[str, str], request: Request, raw_body: bytes,
+                    caller: Caller | None, idempotency_key: str | None) -> Response:
+        """Transcode, call the service, and answer: every outcome is a Response."""
+        try:
             message = build_request(route, bound, request.url.query, raw_body)
             reply = await self.peers.call(
                 route.service,
@@ -86,7 +119,7 @@ class Gateway:
                 message,
                 route.response_type,
                 idempotent=route.verb == "GET",
-                idempotency_key=request.headers.get("idempotency-key"),
+                idempotency_key=idempotency_key,
                 metadata=_forwarded(request, caller),
             )
         except DomainError as exc:
@@ -103,6 +136,13 @@ class Gateway:
         if self._openapi is None:
             self._openapi = json.dumps(build_openapi(self.routes.routes), ensure_ascii=False).encode()
         return Response(self._openapi, media_type="application/json")
+
+
+def _path_with_query(request: Request) -> str:
+    """The path and query exactly as sent (what the app signed), not as decoded."""
+    path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return path + ("?" + query if query else "")
 
 
 async def _read_body(request: Request) -> bytes:
@@ -162,8 +202,9 @@ class TraceparentMiddleware:
         await self.app(scope, receive, send_with_trace)
 
 
-def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis=None) -> object:
+def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis=None, rate: Rate | None = None) -> object:
     """The ASGI app; channels and Redis are opened in the lifespan, not at import."""
+    rate = rate or rate_from_env()
     from core.redis import make_async_redis
 
     state: dict[str, Gateway] = {}
@@ -172,7 +213,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
     async def lifespan(_app):
         peers = AsyncPeers(settings, tracer_provider)
         client = redis if redis is not None else make_async_redis(settings)
-        state["gateway"] = Gateway(settings, peers, client)
+        state["gateway"] = Gateway(settings, peers, client, rate)
         try:
             yield
         finally:

@@ -54,16 +54,25 @@ def start_mesh(env: dict[str, str]) -> Mesh:
         register = importlib.import_module(f"services.{name}.server").register
         mesh.contexts[name] = ctx
         mesh.servers[name] = start(ctx, register)
-    settings = load("gateway", env)
+    try:
+        mesh.gateway, mesh.thread = start_gateway(load("gateway", env), provider)
+    except RuntimeError:
+        mesh.stop()
+        raise
+    return mesh
+
+
+def start_gateway(settings, provider, **options) -> tuple[uvicorn.Server, threading.Thread]:
+    """A gateway on ``settings.address`` in a background thread, once it accepts connections."""
     host, _, port = settings.address.rpartition(":")
-    config = uvicorn.Config(create_app(settings, provider), host=host, port=int(port), log_level="warning", lifespan="on")
-    mesh.gateway = uvicorn.Server(config)
-    mesh.thread = threading.Thread(target=mesh.gateway.run, daemon=True)
-    mesh.thread.start()
+    config = uvicorn.Config(create_app(settings, provider, **options), host=host, port=int(port),
+                            log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     deadline = time.monotonic() + 20
-    while not mesh.gateway.started:
-        if time.monotonic() > deadline or not mesh.thread.is_alive():
-            mesh.stop()
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the in-process gateway did not start")
         time.sleep(0.05)
-    return mesh
+    return server, thread
