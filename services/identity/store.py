@@ -25,3 +25,54 @@ class AppRow(IdentityBase):
     settings_json: Mapped[str] = mapped_column(sa.Text, default="{}")
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class SecretKeyRow(IdentityBase):
+    """A service secret (HMAC key), stored wrapped by the master key."""
+
+    __tablename__ = "secret_keys"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class SubjectRow(IdentityBase):
+    """A person or an organisation, with its best real-name verification."""
+
+    __tablename__ = "subjects"
+
+    subject_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    legal_representative: Mapped[str] = mapped_column(sa.String(200), default="")
+    realname_method: Mapped[str | None] = mapped_column(sa.String(80), nullable=True)
+    realname_level: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    realname_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    realname_evidence_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    realname_reference: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class SubjectIdRow(IdentityBase):
+    """One identifier of a subject. The value is never stored in clear: ``id_hash`` (keyed
+    HMAC) finds it, ``id_ciphertext`` (master key) gives it back."""
+
+    __tablename__ = "subject_ids"
+
+    id_type: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    subject_id: Mapped[str] = mapped_column(sa.ForeignKey("subjects.subject_id"), index=True)
+    id_ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class SubjectAgentRow(IdentityBase):
+    """A person authorised to sign for an organisation."""
+
+    __tablename__ = "subject_agents"
+
+    org_subject_id: Mapped[str] = mapped_column(sa.ForeignKey("subjects.subject_id"), primary_key=True)
+    agent_subject_id: Mapped[str] = mapped_column(sa.ForeignKey("subjects.subject_id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

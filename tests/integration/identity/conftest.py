@@ -89,3 +89,90 @@ def provider() -> Iterator[ScriptedProvider]:
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+# -- the identity service over gRPC and REST, next to the session mesh -------------------
+
+
+@pytest.fixture(scope="session")
+def identity_stub(mesh):
+    import grpc
+
+    from econtract.identity.v1 import identity_pb2_grpc
+
+    channel = grpc.insecure_channel(mesh.env["IDENTITY_ADDR"])
+    yield identity_pb2_grpc.IdentityServiceStub(channel)
+    channel.close()
+
+
+@pytest.fixture(scope="session")
+def fake_contract():
+    from tests.integration.identity.platform import start_fake_contract
+
+    fake = start_fake_contract()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_identity(mesh, fake_contract):
+    """A dev-mode identity server whose contract peer is the stand-in."""
+    from services.identity.config import IdentityConfig
+    from tests.integration.identity.platform import start_identity
+
+    server = start_identity(mesh.env, IdentityConfig(), CONTRACT_ADDR=fake_contract.address)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def prod_identity(mesh, fake_contract):
+    """A non-dev identity server (no senders, no fake face verifier, no outbox)."""
+    from services.identity.config import IdentityConfig
+    from tests.integration.identity.platform import start_identity
+
+    server = start_identity(mesh.env, IdentityConfig(), ECONTRACT_ENV="prod", CONTRACT_ADDR=fake_contract.address)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_gateway(dev_identity):
+    from tests.integration.identity.platform import start_gateway
+
+    gateway = start_gateway(dev_identity.env)
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def prod_gateway(prod_identity):
+    from tests.integration.identity.platform import start_gateway
+
+    gateway = start_gateway(prod_identity.env)
+    yield gateway
+    gateway.stop()
+
+
+@dataclass
+class BusinessLine:
+    app_id: str
+    secret: str
+
+    @property
+    def metadata(self) -> list[tuple[str, str]]:
+        return [("x-app-id", self.app_id)]
+
+    def rest(self, base_url: str):
+        from tests.support.signed import SignedClient
+
+        return SignedClient(base_url, self.app_id, self.secret)
+
+
+@pytest.fixture
+def business_line(apps) -> BusinessLine:
+    """A fresh app with every scope, so settings one test makes do not leak into another."""
+    from services.identity.apps import SCOPES
+
+    created = apps.create("identity-test", SCOPES)
+    return BusinessLine(created.app.app_id, created.secret)
