@@ -28,6 +28,8 @@ from services.identity.verification import RealNameVerification
 
 # App settings that a business line manages itself, by their proto field names.
 SELF_SETTINGS = ("webhook_url", "signing_page", "intent_policy", "trust_anchors")
+# An administrator may also choose the app's real-name provider.
+ADMIN_SETTINGS = (*SELF_SETTINGS, "real_name_provider")
 # The app setting (set by an administrator) naming the real-name provider of a business line.
 REAL_NAME_PROVIDER = "real_name_provider"
 OUTBOX_PAGE = 20
@@ -187,6 +189,28 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
 
     def SignAppMessage(self, request, context):
         return pb.SignAppMessageResponse(signature=self.apps.sign(request.app_id, request.message))
+
+    def ListApps(self, request, context):
+        apps, token = self.apps.list(request.page_size, request.page_token)
+        return pb.ListAppsResponse(apps=[_app_message(app) for app in apps], next_page_token=token)
+
+    def UpdateApp(self, request, context):
+        paths = set(request.update_mask.paths)
+        if not paths:
+            raise InvalidArgument("update_mask must name the fields to change")
+        unknown = paths - {"name", "scopes", "status", *ADMIN_SETTINGS}
+        if unknown:
+            raise InvalidArgument(f"update_mask names fields that cannot be changed: {', '.join(sorted(unknown))}")
+        app = request.app
+        everything = json_format.MessageToDict(app, preserving_proto_field_name=True)
+        updated = self.apps.update(
+            app.app_id,
+            name=app.name if "name" in paths else None,
+            scopes=list(app.scopes) if "scopes" in paths else None,
+            status=pb.App.Status.Name(app.status) if "status" in paths else None,
+            settings={p: everything.get(p) for p in paths if p in ADMIN_SETTINGS},
+        )
+        return pb.UpdateAppResponse(app=_app_message(updated))
 
     def GetApp(self, request, context):
         return pb.GetAppResponse(app=_app_message(self.apps.get(request.app_id)))

@@ -1,6 +1,7 @@
 """Business-line apps: credentials, scopes, request-signature checks."""
 from __future__ import annotations
 
+import base64
 import hmac
 import hashlib
 import json
@@ -161,6 +162,52 @@ class Apps:
             row.updated_at = datetime.now(timezone.utc)
             app = _app(row)
         return NewApp(app, secret)
+
+    def list(self, page_size: int = 50, page_token: str = "") -> tuple[list[App], str]:
+        """Apps oldest first; the token is the last (create time, id) seen, so pages never shift."""
+        size = min(max(page_size or 50, 1), 200)
+        query = sa.select(AppRow).order_by(AppRow.created_at, AppRow.app_id).limit(size + 1)
+        if page_token:
+            try:
+                created, app_id = base64.urlsafe_b64decode(page_token.encode()).decode().split("|", 1)
+                after = datetime.fromisoformat(created)
+            except ValueError:
+                raise InvalidArgument("page_token is not a token this service issued") from None
+            query = query.where(
+                sa.or_(AppRow.created_at > after, sa.and_(AppRow.created_at == after, AppRow.app_id > app_id))
+            )
+        with self._sessions() as session:
+            rows = session.execute(query).scalars().all()
+        apps = [_app(row) for row in rows[:size]]
+        token = ""
+        if len(rows) > size:
+            last = rows[size - 1]
+            token = base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.app_id}".encode()).decode()
+        return apps, token
+
+    def update(self, app_id: str, *, name: str | None = None, scopes: list[str] | None = None,
+               status: str | None = None, settings: dict | None = None) -> App:
+        """An administrator's change of an app; only the given parts change."""
+        if status is not None and status not in ("ACTIVE", "DISABLED"):
+            raise InvalidArgument("status must be ACTIVE or DISABLED")
+        if name is not None and not (0 < len(name.strip()) <= 200):
+            raise InvalidArgument("name must be 1 to 200 characters")
+        chosen = check_scopes(scopes) if scopes is not None else None
+        with self._sessions.begin() as session:
+            row = session.execute(sa.select(AppRow).where(AppRow.app_id == app_id).with_for_update()).scalar_one_or_none()
+            if row is None:
+                raise NotFound(f"app {app_id} not found")
+            if name is not None:
+                row.name = name.strip()
+            if chosen is not None:
+                row.scopes = ",".join(chosen)
+            if status is not None:
+                row.status = status
+            if settings:
+                merged = {**json.loads(row.settings_json), **check_settings(settings)}
+                row.settings_json = json.dumps(merged, ensure_ascii=False, sort_keys=True)
+            row.updated_at = datetime.now(timezone.utc)
+            return _app(row)
 
     def update_settings(self, app_id: str, changes: dict) -> App:
         with self._sessions.begin() as session:
