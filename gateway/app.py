@@ -28,6 +28,7 @@ from gateway.idempotency import Idempotency, StoredResponse, fingerprint
 from gateway.ratelimit import Rate, RateLimited, RateLimiter, rate_from_env
 from gateway.health import check_all
 from gateway.openapi import build_openapi
+from gateway.pki import pki_routes
 from gateway.routes import Route, RouteTable, build_routes
 from gateway.transcode import build_request, to_json
 
@@ -234,6 +235,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
         routes=[
             HttpRoute("/healthz", healthz, methods=["GET"]),
             HttpRoute("/openapi.json", openapi, methods=["GET"]),
+            *pki_routes(lambda: state["gateway"].peers),  # public: relying parties fetch these unsigned
             HttpRoute("/v1/{rest:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         lifespan=lifespan,
@@ -241,4 +243,24 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
     inner = TraceparentMiddleware(app)
     if tracer_provider is None:
         return inner
-    return OpenTelemetryMiddleware(inner, tracer_provider=tracer_provider, exclude_spans=["receive", "send"])
+    return OpenTelemetryMiddleware(inner, tracer_provider=tracer_provider, exclude_spans=["receive", "send"],
+                                   server_request_hook=_mask_query)
+
+
+def _mask_query(span, scope) -> None:
+    """Query strings carry mobiles, emails and ids (e.g. ``?recipient=``): keep the names, hide the values."""
+    raw = scope.get("query_string", b"").decode("latin-1")
+    if not raw or not span.is_recording():
+        return
+    masked = "&".join(part.split("=", 1)[0] + "=***" for part in raw.split("&") if part)
+    target = f"{scope.get('path', '')}?{masked}"
+    url = f"{scope.get('scheme', 'http')}://{_host(scope)}{target}"
+    # Both the old and the stable HTTP semantic conventions' names.
+    span.set_attributes({"url.query": masked, "http.target": target, "http.url": url, "url.full": url})
+
+
+def _host(scope) -> str:
+    for key, value in scope.get("headers", ()):
+        if key == b"host":
+            return value.decode("latin-1")
+    return ""

@@ -47,3 +47,11 @@ def test_signed_call_traces_authentication_and_the_handler(mesh, client):
     handler = next(s for s in spans if s.name.endswith("GetSelfApp") and s.kind == SpanKind.SERVER)
     children = [s for s in spans if s.parent is not None and s.parent.span_id == handler.context.span_id]
     assert any("SELECT" in s.name for s in children)
+
+
+def test_query_values_never_reach_a_trace(mesh, client):
+    reply = client.get("/v1/dev/outbox?recipient=13800138000")
+    trace_id = int(reply.headers["traceparent"].split("-")[1], 16)
+    spans = _spans_of(mesh, trace_id, "GET /v1")
+    text = repr([dict(s.attributes or {}) for s in spans])
+    assert "13800138000" not in text and "recipient=***" in text
