@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: setup up test lint protos clean help bench-filegen
+.PHONY: setup up test lint protos clean help bench-filegen bench-e2e bench-signing
 
 help:
 	@echo "make up     - install what is missing, then start the whole platform (econtract up)"
@@ -12,7 +12,9 @@ help:
 	@echo "make lint   - buf lint on protos/"
 	@echo "make protos - regenerate Python code from protos/"
 	@echo "make clean  - remove generated code and local state under var/"
+	@echo "make bench-e2e     - contracts/s through REST at concurrency 8 (bench/RESULTS.md)"
 	@echo "make bench-filegen - fill+convert latency and throughput against LibreOffice baselines (bench/RESULTS.md)"
+	@echo "make bench-signing - one PAdES B-LT signature with seal and timestamp against plain pyHanko (bench/RESULTS.md)"
 
 setup:
 	@bash scripts/setup.sh
@@ -34,3 +36,9 @@ clean:
 
 bench-filegen: setup
 	$(PY) -m bench.filegen
+
+bench-signing: setup
+	$(PY) -m bench.signing
+
+bench-e2e: setup
+	$(PY) -m bench.e2e

@@ -28,6 +28,7 @@ from gateway.idempotency import Idempotency, StoredResponse, fingerprint
 from gateway.ratelimit import Rate, RateLimited, RateLimiter, rate_from_env
 from gateway.health import check_all
 from gateway.openapi import build_openapi
+from gateway.pki import pki_routes
 from gateway.routes import Route, RouteTable, build_routes
 from gateway.transcode import build_request, to_json
 
@@ -234,6 +235,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
         routes=[
             HttpRoute("/healthz", healthz, methods=["GET"]),
             HttpRoute("/openapi.json", openapi, methods=["GET"]),
+            *pki_routes(lambda: state["gateway"].peers),  # public: relying parties fetch these unsigned
             HttpRoute("/v1/{rest:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         ],
         lifespan=lifespan,

@@ -5,14 +5,26 @@ page's bottom-left corner, the space both pdfium's character boxes and the
 signature widget's /Rect use. A placement is the widget rectangle; it is
 centred on the anchor point and pushed back inside the page's crop box when
 it would stick out, so a seal near the margin stays fully visible.
+
+PDFium (text positions) is not thread-safe and the service's handlers run on many
+threads, so every call into it holds ``_PDFIUM_LOCK``. Page boxes come from pyHanko's
+reader instead: it parses only the page tree, where PDFium would load and lay out the
+whole page (a few milliseconds per page with non-embedded CJK fonts).
 """
 from __future__ import annotations
 
+import io
+import threading
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
+from pyhanko.pdf_utils import misc
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.rw_common import PdfHandler
 
 from core.errors import NotFound, invalid
+
+_PDFIUM_LOCK = threading.Lock()
 
 Rect = tuple[float, float, float, float]  # x1, y1, x2, y2
 
@@ -54,6 +66,11 @@ def find_keyword(pdf: bytes, keyword: str) -> list[KeywordHit]:
     """Every occurrence of ``keyword`` in reading order, with its bounding box."""
     if not keyword.strip():
         raise invalid("keyword", "must not be empty")
+    with _PDFIUM_LOCK:
+        return _find_keyword(pdf, keyword)
+
+
+def _find_keyword(pdf: bytes, keyword: str) -> list[KeywordHit]:
     doc = _open(pdf)
     hits: list[KeywordHit] = []
     try:
@@ -109,19 +126,38 @@ def _centred(pdf: bytes, page_index: int, cx: float, cy: float, width: float, he
 
 def page_box(pdf: bytes, page_index: int) -> Rect:
     """The crop box of a page (what viewers show)."""
-    doc = _open(pdf)
     try:
-        if not 0 <= page_index < len(doc):
-            raise invalid("page", f"must be between 1 and {len(doc)}")
-        left, bottom, right, top = doc[page_index].get_cropbox()
-        return float(left), float(bottom), float(right), float(top)
-    finally:
-        doc.close()
+        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        count = int(reader.root["/Pages"]["/Count"])
+    except (misc.PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise invalid("pdf", f"cannot be opened: {exc}") from exc
+    if not 0 <= page_index < count:
+        raise invalid("page", f"must be between 1 and {count}")
+    return crop_box(reader, page_index)
+
+
+def crop_box(handler: PdfHandler, page_index: int) -> Rect:
+    """The crop box (else media box; both inheritable) of a page of an open document."""
+    page_ref, _ = handler.find_page_for_modification(page_index)
+    node = page_ref.get_object()
+    crop = media = None
+    while node is not None and (crop is None or media is None):
+        if crop is None and "/CropBox" in node:
+            crop = node["/CropBox"]
+        if media is None and "/MediaBox" in node:
+            media = node["/MediaBox"]
+        node = node["/Parent"] if "/Parent" in node else None
+    box = crop if crop is not None else media
+    if box is None:
+        raise invalid("pdf", f"page {page_index + 1} has no MediaBox")
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
 def page_count(pdf: bytes) -> int:
-    doc = _open(pdf)
-    try:
-        return len(doc)
-    finally:
-        doc.close()
+    with _PDFIUM_LOCK:
+        doc = _open(pdf)
+        try:
+            return len(doc)
+        finally:
+            doc.close()

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
+from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -70,8 +71,9 @@ from pyhanko_certvalidator.errors import RevokedError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, invalid
-from services.signing.anchors import Placement, Rect
+from services.signing.anchors import Placement, Rect, crop_box
 from services.signing.pki import CaProvider, RevocationInfo, SignerMaterial
+from services.signing.tsa import token_time
 
 # A real company seal is 40–42 mm across; 42 mm in points.
 COMPANY_SEAL_SIZE = 119.0
@@ -170,23 +172,46 @@ def _validation_context(roots: Sequence[x509.Certificate], certs: Sequence[x509.
     )
 
 
+@dataclass(frozen=True)
+class SignedPdf:
+    """A signed document and the two times its new signature states."""
+
+    pdf: bytes
+    signing_time: datetime  # the signer's claimed time (/M; PAdES has no signingTime attribute)
+    timestamp_time: datetime | None  # genTime of the signature timestamp token
+
+
 def sign(pdf: bytes, signer: SignerMaterial, *, field_name: str, timestamper: TimeStamper,
          validation_context: ValidationContext, appearance: Appearance | None = None,
          riding_seal: RidingSeal | None = None, reason: str | None = None,
-         location: str | None = None, expected_sha256: str | None = None) -> bytes:
+         location: str | None = None, expected_sha256: str | None = None,
+         appearances: Sequence[Appearance] = ()) -> bytes:
     """Add one PAdES B-LT signature as an incremental update and return the new PDF.
 
-    The signature is visible at ``appearance`` and/or as a riding seal across all
-    pages; with neither it is invisible. ``expected_sha256`` guards against signing
-    a document other than the one the signer approved.
+    The signature is visible at ``appearance`` (and every one of ``appearances``:
+    one signature may show its seal at several places) and/or as a riding seal
+    across all pages; with none it is invisible. ``expected_sha256`` guards
+    against signing a document other than the one the signer approved.
     """
+    return sign_detailed(pdf, signer, field_name=field_name, timestamper=timestamper,
+                         validation_context=validation_context, appearance=appearance,
+                         riding_seal=riding_seal, reason=reason, location=location,
+                         expected_sha256=expected_sha256, appearances=appearances).pdf
+
+
+def sign_detailed(pdf: bytes, signer: SignerMaterial, *, field_name: str, timestamper: TimeStamper,
+                  validation_context: ValidationContext, appearance: Appearance | None = None,
+                  riding_seal: RidingSeal | None = None, reason: str | None = None,
+                  location: str | None = None, expected_sha256: str | None = None,
+                  appearances: Sequence[Appearance] = ()) -> SignedPdf:
+    """``sign``, also returning the new signature's times (read from the CMS just made,
+    which costs nothing, where reading them back from the PDF means parsing it again)."""
     if expected_sha256 is not None and hashlib.sha256(pdf).hexdigest() != expected_sha256.lower():
         raise FailedPrecondition("the document changed: its SHA-256 no longer matches the contract's record")
     writer = _open_writer(pdf)
     _check_field_free(writer, field_name)
-    widgets: list[_Widget] = []
-    if appearance is not None:
-        widgets.append(_Widget(appearance.placement.page_index, appearance.placement.rect, appearance.png))
+    widgets = [_Widget(a.placement.page_index, a.placement.rect, a.png)
+               for a in ([appearance] if appearance is not None else []) + list(appearances)]
     if riding_seal is not None:
         widgets.extend(_riding_widgets(writer, riding_seal))
     if not widgets:
@@ -273,6 +298,8 @@ class AgreementEvidence:
 class AgreementLock:
     pdf: bytes
     evidence: dict[str, object]
+    signing_time: datetime | None = None
+    timestamp_time: datetime | None = None
 
 
 def lock_agreement(pdf: bytes, platform_seal: SignerMaterial, *, signer_id: str, signer_name: str,
@@ -300,16 +327,16 @@ def lock_agreement(pdf: bytes, platform_seal: SignerMaterial, *, signer_id: str,
     )
     digest = evidence.digest()
     reason = f"Checkbox agreement by {evidence.signer_name} at {evidence.agreed_at}; evidence sha256:{digest}"
-    signed = sign(pdf, platform_seal, field_name=field_name, timestamper=timestamper,
-                  validation_context=validation_context, appearance=appearance, reason=reason)
+    signed = sign_detailed(pdf, platform_seal, field_name=field_name, timestamper=timestamper,
+                           validation_context=validation_context, appearance=appearance, reason=reason)
     record = evidence.to_json()
     record.update({
         "evidenceSha256": digest,
         "fieldName": field_name,
         "sealCertificateSerial": format(platform_seal.cert.serial_number, "x"),
-        "signedDocumentSha256": hashlib.sha256(signed).hexdigest(),
+        "signedDocumentSha256": hashlib.sha256(signed.pdf).hexdigest(),
     })
-    return AgreementLock(signed, record)
+    return AgreementLock(signed.pdf, record, signed.signing_time, signed.timestamp_time)
 
 
 # ---------------------------------------------------------------- internals
@@ -317,7 +344,7 @@ def lock_agreement(pdf: bytes, platform_seal: SignerMaterial, *, signer_id: str,
 
 async def _sign_async(pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileWriter,
                       field: generic.DictionaryObject,
-                      extra_kids: list[generic.IndirectObject]) -> bytes:
+                      extra_kids: list[generic.IndirectObject]) -> SignedPdf:
     # pyHanko's own sign_pdf, unrolled so the extra riding-seal widgets can be
     # attached after the single-widget appearance step (see the module docstring).
     session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
@@ -332,7 +359,19 @@ async def _sign_async(pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileW
         PdfCMSSignedAttributes(signing_time=session.system_time),
     )
     await post.post_signature_processing(output)
-    return misc.finalise_output(None, output).getvalue()
+    return SignedPdf(misc.finalise_output(None, output).getvalue(), session.system_time,
+                     _timestamp_time(post.sig_contents))
+
+
+def _timestamp_time(signature: bytes | cms.ContentInfo | None) -> datetime | None:
+    """genTime of the signature timestamp token in a CMS SignedData."""
+    if signature is None:
+        return None
+    info = signature if isinstance(signature, cms.ContentInfo) else cms.ContentInfo.load(bytes(signature))
+    for attribute in info["content"]["signer_infos"][0]["unsigned_attrs"] or ():
+        if attribute["type"].native == "signature_time_stamp_token":
+            return token_time(attribute["values"][0])
+    return None
 
 
 async def _reserve(pdf_signer: signers.PdfSigner) -> int:
@@ -383,26 +422,9 @@ def _check_field_free(writer: IncrementalPdfFileWriter, field_name: str) -> None
 
 
 def _riding_widgets(writer: IncrementalPdfFileWriter, seal: RidingSeal) -> list[_Widget]:
-    boxes = [_page_box(writer, i) for i in range(int(writer.root["/Pages"]["/Count"]))]
+    boxes = [crop_box(writer, i) for i in range(int(writer.root["/Pages"]["/Count"]))]
     rects = riding_seal_rects(boxes, seal)
     return [_Widget(i, rect, seal.png, (i, len(rects))) for i, rect in enumerate(rects)]
-
-
-def _page_box(writer: IncrementalPdfFileWriter, index: int) -> Rect:
-    page_ref, _ = writer.find_page_for_modification(index)
-    node = page_ref.get_object()
-    crop = media = None
-    while node is not None and (crop is None or media is None):  # both are inheritable
-        if crop is None and "/CropBox" in node:
-            crop = node["/CropBox"]
-        if media is None and "/MediaBox" in node:
-            media = node["/MediaBox"]
-        node = node["/Parent"] if "/Parent" in node else None
-    box = crop if crop is not None else media
-    if box is None:
-        raise invalid("pdf", f"page {index + 1} has no MediaBox")
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)
 
 
 def _add_signature_field(writer: IncrementalPdfFileWriter, field_name: str,

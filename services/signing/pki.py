@@ -34,8 +34,9 @@ registry, the single source of revocation truth. Built responses are cached for
 ``status_cache_ttl`` (60 s): a revocation shows at once on the replica that made
 it and within a minute on the others.
 
-The file-based registry suits one host; its revoke is a read-modify-write
-without cross-process locking, which the SQL store will replace.
+The service keeps the registry in its database (``store.SqlCertificateRegistry``);
+``FileCertificateRegistry`` remains for tools and tests on one host (its revoke is
+a read-modify-write without cross-process locking).
 """
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ ROOT_CRL_PATH = "/pki/crl/root.crl"
 ISSUING_CRL_PATH = "/pki/crl/issuing.crl"
 ROOT_CERT_PATH = "/pki/certs/root.cer"
 ISSUING_CERT_PATH = "/pki/certs/issuing.cer"
+TSA_PATH = "/pki/tsa"  # RFC 3161 over HTTP (tsa.TimestampAuthority.respond)
 
 # RFC 9336 id-kp-documentSigning.
 DOCUMENT_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -202,6 +204,7 @@ class IssuedCertificate:
     status: CertStatus = CertStatus.GOOD
     revoked_at: dt.datetime | None = None
     revocation_reason: str | None = None
+    subject_id: str | None = None  # platform id of the signer's subject, when known
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -215,6 +218,7 @@ class IssuedCertificate:
             "status": self.status.value,
             "revokedAt": self.revoked_at.isoformat() if self.revoked_at else None,
             "revocationReason": self.revocation_reason,
+            "subjectId": self.subject_id,
         }
 
     @classmethod
@@ -231,6 +235,7 @@ class IssuedCertificate:
             status=CertStatus(str(data["status"])),
             revoked_at=dt.datetime.fromisoformat(str(revoked_at)) if revoked_at else None,
             revocation_reason=(str(data["revocationReason"]) if data.get("revocationReason") else None),
+            subject_id=(str(data["subjectId"]) if data.get("subjectId") else None),
         )
 
 
@@ -350,7 +355,8 @@ class CaProvider(Protocol):
 
     def trust_roots(self) -> list[x509.Certificate]: ...
 
-    def issue_signer_certificate(self, subject: Subject, public_key: CertificatePublicKeyTypes) -> CertificateChain: ...
+    def issue_signer_certificate(self, subject: Subject, public_key: CertificatePublicKeyTypes, *,
+                                 subject_id: str | None = None) -> CertificateChain: ...
 
     def revocation_info(self, certs: Sequence[x509.Certificate]) -> RevocationInfo: ...
 
@@ -358,14 +364,15 @@ class CaProvider(Protocol):
                reason: RevocationReason = RevocationReason.UNSPECIFIED) -> IssuedCertificate | None: ...
 
 
-def new_signer(ca: CaProvider, subject: Subject) -> SignerMaterial:
+def new_signer(ca: CaProvider, subject: Subject, *, subject_id: str | None = None) -> SignerMaterial:
     """A one-time key pair certified for ``subject``; the caller signs once and drops it.
 
     The key lives only in this object: never serialised, never stored. (Python
     cannot wipe memory; dropping the last reference lets OpenSSL free it.)
+    ``subject_id`` (the platform's id of the subject) goes into the registry record.
     """
     key = ec.generate_private_key(ec.SECP256R1())
-    issued = ca.issue_signer_certificate(subject, key.public_key())
+    issued = ca.issue_signer_certificate(subject, key.public_key(), subject_id=subject_id)
     return SignerMaterial(key=key, cert=issued.cert, chain=issued.chain)
 
 
@@ -420,7 +427,8 @@ class PlatformCa:
             issuing = store.load("issuing")
             if issuing is None:
                 issuing = store.save("issuing", *_make_issuing(settings, root))
-                registry.add(_record(issuing.cert, "root", CertRole.ISSUING_CA))
+            # Also after a registry was lost or replaced: status answers need every record.
+            _ensure_recorded(registry, issuing.cert, "root", CertRole.ISSUING_CA)
             # Renewed here when near expiry or revoked: replicas restart well within the
             # 30-day renewal window, and the old certificate stays valid meanwhile.
             tsa = _load_or_renew(store, settings, issuing, registry, "tsa", CertRole.TSA)
@@ -454,10 +462,11 @@ class PlatformCa:
 
     # --- issuance
 
-    def issue_signer_certificate(self, subject: Subject, public_key: CertificatePublicKeyTypes) -> CertificateChain:
+    def issue_signer_certificate(self, subject: Subject, public_key: CertificatePublicKeyTypes, *,
+                                 subject_id: str | None = None) -> CertificateChain:
         name = subject_name(subject, self.settings.id_hash_salt)
         cert = _issue(self.settings, self._issuing, self.registry, name, public_key,
-                      self.settings.signer_cert_lifetime, CertRole.SIGNER)
+                      self.settings.signer_cert_lifetime, CertRole.SIGNER, subject_id=subject_id)
         return CertificateChain(cert, self.chain())
 
     # --- revocation
@@ -620,7 +629,8 @@ def _exclusive(path: Path) -> Iterator[None]:
 
 
 def _issue(settings: PkiSettings, issuing: _Held, registry: CertificateRegistry, name: x509.Name,
-           public_key: CertificatePublicKeyTypes, lifetime: dt.timedelta, role: CertRole) -> x509.Certificate:
+           public_key: CertificatePublicKeyTypes, lifetime: dt.timedelta, role: CertRole, *,
+           subject_id: str | None = None) -> x509.Certificate:
     """An end-entity certificate from the issuing CA, recorded in the registry."""
     now = _now()
     builder = (
@@ -657,7 +667,7 @@ def _issue(settings: PkiSettings, issuing: _Held, registry: CertificateRegistry,
             x509.ExtendedKeyUsage([DOCUMENT_SIGNING_EKU, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
             critical=False)
     cert = builder.sign(issuing.key, hashes.SHA256())
-    registry.add(_record(cert, "issuing", role))
+    registry.add(_record(cert, "issuing", role, subject_id))
     return cert
 
 
@@ -671,6 +681,8 @@ def _load_or_renew(store: _KeyStore, settings: PkiSettings, issuing: _Held, regi
         record = registry.get(held.cert.serial_number)
         fresh = held.cert.not_valid_after_utc - _now() > renew_before
         if fresh and (record is None or record.status is CertStatus.GOOD):
+            if record is None:
+                _ensure_recorded(registry, held.cert, "issuing", role)
             return held
     key = ec.generate_private_key(ec.SECP256R1())
     common_name = f"{settings.platform_name} TSA" if role is CertRole.TSA else f"{settings.platform_name} Seal"
@@ -743,11 +755,17 @@ def _crl_dp(url: str) -> x509.CRLDistributionPoints:
         full_name=[x509.UniformResourceIdentifier(url)], relative_name=None, reasons=None, crl_issuer=None)])
 
 
-def _record(cert: x509.Certificate, issuer: str, role: CertRole) -> IssuedCertificate:
+def _record(cert: x509.Certificate, issuer: str, role: CertRole,
+            subject_id: str | None = None) -> IssuedCertificate:
     return IssuedCertificate(
         serial=cert.serial_number, issuer=issuer, role=role, subject=cert.subject.rfc4514_string(),
         not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-        cert_der=cert.public_bytes(serialization.Encoding.DER))
+        cert_der=cert.public_bytes(serialization.Encoding.DER), subject_id=subject_id)
+
+
+def _ensure_recorded(registry: CertificateRegistry, cert: x509.Certificate, issuer: str, role: CertRole) -> None:
+    if registry.get(cert.serial_number) is None:
+        registry.add(_record(cert, issuer, role))
 
 
 def _issuer_hashes(issuer: x509.Certificate, algorithm: hashes.HashAlgorithm) -> tuple[bytes, bytes]:

@@ -45,6 +45,11 @@ class _Rejection(Exception):
         self.text = text
 
 
+def token_time(token: cms.ContentInfo) -> dt.datetime:
+    """genTime of a timestamp token (a CMS SignedData over a TSTInfo)."""
+    return token["content"]["encap_content_info"]["content"].parsed["gen_time"].native
+
+
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 

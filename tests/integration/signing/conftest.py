@@ -199,3 +199,79 @@ def pdfsig(ca, tmp_path_factory) -> PdfSig:
     subprocess.run(["certutil", "-A", "-d", f"sql:{nssdir}", "-n", "platform-root", "-t", "CT,C,C",
                     "-a", "-i", str(root)], check=True)
     return PdfSig(nssdir)
+
+
+# ---------------------------------------------------- the running signing service
+
+
+@pytest.fixture(scope="session")
+def signing_rpc(mesh):
+    """The signing service's gRPC stub, as the contract service holds it."""
+    import grpc
+
+    from econtract.signing.v1 import signing_pb2_grpc
+
+    channel = grpc.insecure_channel(mesh.env["SIGNING_ADDR"])
+    yield signing_pb2_grpc.SigningServiceStub(channel)
+    channel.close()
+
+
+@pytest.fixture(scope="session")
+def rest_root_pem(client) -> bytes:
+    """The platform root exactly as any validator gets it: GET /v1/trust/roots."""
+    reply = client.get("/v1/trust/roots")
+    assert reply.status_code == 200, reply.text
+    (pem,) = reply.json()["roots"]
+    return pem.encode()
+
+
+@dataclass(frozen=True)
+class ServiceSignedContract:
+    original: bytes
+    after_org: bytes
+    after_person: bytes
+    final: bytes
+    org_reply: object
+    person_reply: object
+    stamp_reply: object
+    seal_id: str
+
+
+@pytest.fixture(scope="session")
+def service_signed_contract(client, signing_rpc, contract) -> ServiceSignedContract:
+    """API.md's flow through the service: the lender's company seal (generated through REST)
+    at its keyword, the borrower's handwriting at page 3 (400, 120), then TimestampDocument."""
+    from econtract.signing.v1 import signing_pb2 as pb
+    from tests.integration.signing import service
+
+    seal = client.post("/v1/seals:generate", {"subject": service.ORG_REF, "style": "ROUND_COMPANY",
+                                              "text": service.ORG_NAME, "horizontalText": "合同专用章",
+                                              "sealCode": "1101020012345"})
+    assert seal.status_code == 200, seal.text
+    seal_id = seal.json()["sealId"]
+    org = signing_rpc.SignDocument(service.sign_request(
+        contract, service.org_signer(), "ct_flow", service.claims("ct_flow", contract, signer_id="sg_lender",
+                                                                 token_id="tok_flow_org", subject_id="sub_org"),
+        [service.keyword(ORG_KEYWORD)], seal_id=seal_id, reason="签署借款合同"))
+    after_org = org.pdf.data
+    person = signing_rpc.SignDocument(service.sign_request(
+        after_org, service.person_signer(), "ct_flow",
+        service.claims("ct_flow", after_org, signer_id="sg_borrower", token_id="tok_flow_person",
+                       subject_id="sub_person"),
+        [service.point(3, 400, 120)], handwriting_image=service.handwriting_image()))
+    stamp = signing_rpc.TimestampDocument(pb.TimestampDocumentRequest(pdf=person.pdf))
+    return ServiceSignedContract(contract, after_org, person.pdf.data, stamp.pdf.data, org, person, stamp, seal_id)
+
+
+@pytest.fixture(scope="session")
+def mesh_pdfsig(rest_root_pem, tmp_path_factory) -> PdfSig:
+    """pdfsig with an NSS database trusting only the root served by GET /v1/trust/roots."""
+    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
+        pytest.skip("pdfsig (poppler-utils) and certutil (libnss3-tools) are needed")
+    nssdir = tmp_path_factory.mktemp("mesh-nss")
+    root = nssdir / "root.pem"
+    root.write_bytes(rest_root_pem)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nssdir}", "--empty-password"], check=True)
+    subprocess.run(["certutil", "-A", "-d", f"sql:{nssdir}", "-n", "platform-root", "-t", "CT,C,C",
+                    "-a", "-i", str(root)], check=True)
+    return PdfSig(nssdir)

@@ -1,0 +1,138 @@
+"""Thin gRPC handlers of the contract service: proto → domain call → proto.
+
+External RPCs act for the calling business line (the gateway forwards its app id, the
+client's IP and user agent); a contract of another app answers NOT_FOUND.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from core.rpc.caller import caller, calling_app
+from econtract.contract.v1 import contract_pb2 as pb
+from econtract.contract.v1 import contract_pb2_grpc
+from services.contract import messages
+from services.contract.create import Creation
+from services.contract.lifecycle import Lifecycle
+from services.contract.model import Actor
+from services.contract.queries import Queries
+from services.contract.sign_urls import SignUrls
+from services.contract.signing_context import SigningContexts
+
+
+class ContractParts(Protocol):
+    """The domain objects the handlers call, built by the wiring."""
+
+    creation: Creation
+    lifecycle: Lifecycle
+    queries: Queries
+    sign_urls: SignUrls
+    signing_contexts: SigningContexts
+
+
+def _app_actor(context) -> tuple[str, Actor]:
+    app_id = calling_app(context)
+    who = caller(context)
+    return app_id, Actor(f"app:{app_id}", who.client_ip, who.user_agent)
+
+
+def _source(value: int) -> str:
+    return "PC" if value == pb.SIGN_PAGE_SOURCE_UNSPECIFIED else pb.SignPageSource.Name(value)
+
+
+def _scene(value: int) -> str:
+    return "NORMAL" if value == pb.SIGN_PAGE_SCENE_UNSPECIFIED else pb.SignPageScene.Name(value)
+
+
+class ContractApi(contract_pb2_grpc.ContractServiceServicer):
+    def __init__(self, parts: ContractParts):
+        self.parts = parts
+
+    def CreateContract(self, request, context):
+        app_id, actor = _app_actor(context)
+        contract, _created = self.parts.creation.create(app_id, messages.create_input(request), actor)
+        return messages.mirrored(contract, pb.CreateContractResponse)
+
+    def GetContract(self, request, context):
+        contract = self.parts.queries.get(calling_app(context), request.contract_id)
+        return messages.mirrored(contract, pb.GetContractResponse)
+
+    def ListContracts(self, request, context):
+        page = self.parts.queries.list(
+            calling_app(context), messages.contract_filter(request), request.page_size, request.page_token
+        )
+        return pb.ListContractsResponse(
+            contracts=[messages.contract_message(c) for c in page.contracts], next_page_token=page.next_token
+        )
+
+    def GetContractDocument(self, request, context):
+        app_id, actor = _app_actor(context)
+        revision = request.revision if request.HasField("revision") else None
+        file = self.parts.queries.document(app_id, request.contract_id, request.document_id, revision, actor)
+        return pb.GetContractDocumentResponse(
+            contract_id=file.contract_id, document_id=file.document_id, revision=file.revision, sha256=file.sha256,
+            content_type=file.content_type, data=file.data, file_name=file.file_name,
+        )
+
+    def CreateSignUrl(self, request, context):
+        app_id, actor = _app_actor(context)
+        link = self.parts.sign_urls.create(
+            app_id, request.contract_id, request.signer_id, source=_source(request.source), scene=_scene(request.scene),
+            redirect_url=request.redirect_url.strip(), actor=actor,
+        )
+        return pb.CreateSignUrlResponse(url=link.url, expire_time=messages.timestamp(link.expires_at))
+
+    def RevokeContract(self, request, context):
+        app_id, actor = _app_actor(context)
+        contract = self.parts.lifecycle.revoke(app_id, request.contract_id, request.reason.strip(), actor)
+        return pb.RevokeContractResponse(contract_id=contract.contract_id, status=pb.Contract.Status.Value(contract.status.value))
+
+    def ListContractEvents(self, request, context):
+        page = self.parts.queries.events(calling_app(context), request.contract_id, request.page_size, request.page_token)
+        return pb.ListContractEventsResponse(
+            events=[messages.event_message(e) for e in page.events],
+            next_page_token=page.next_token,
+            chain_verified=page.chain.ok,
+        )
+
+    def SignContract(self, request, context):
+        app_id, actor = _app_actor(context)
+        contract = self.parts.lifecycle.sign(
+            app_id, request.contract_id, request.signer_id.strip(), request.intent_token.strip(),
+            messages.appearance(request), actor,
+        )
+        return pb.SignContractResponse(
+            contract_id=contract.contract_id,
+            status=pb.Contract.Status.Value(contract.status.value),
+            documents=[messages.document_message(d) for d in contract.documents],
+        )
+
+    def AgreeContract(self, request, context):
+        app_id, actor = _app_actor(context)
+        contract = self.parts.lifecycle.agree(
+            app_id, request.contract_id, request.signer_id.strip(), reading_seconds=request.reading_seconds,
+            evidence=messages.evidence(request.client_evidence), intent_token=request.intent_token.strip(), actor=actor,
+        )
+        return pb.AgreeContractResponse(
+            contract_id=contract.contract_id,
+            status=pb.Contract.Status.Value(contract.status.value),
+            documents=[messages.document_message(d) for d in contract.documents],
+        )
+
+    def RejectContract(self, request, context):
+        app_id, actor = _app_actor(context)
+        contract = self.parts.lifecycle.reject(app_id, request.contract_id, request.signer_id.strip(),
+                                               request.reason.strip(), actor)
+        return pb.RejectContractResponse(contract_id=contract.contract_id, status=pb.Contract.Status.Value(contract.status.value))
+
+    def GetSigningContext(self, request, context):
+        found = self.parts.signing_contexts.get(request.signer_id.strip(), [c.strip() for c in request.contract_ids])
+        return messages.signing_context_message(found)
+
+    def ResolveSignUrl(self, request, context):
+        who = caller(context)
+        link = self.parts.sign_urls.resolve(request.token.strip(), Actor("", who.client_ip, who.user_agent))
+        return pb.ResolveSignUrlResponse(
+            contract_id=link.contract_id, signer_id=link.signer_id, app_id=link.app_id,
+            source=pb.SignPageSource.Value(link.source), scene=pb.SignPageScene.Value(link.scene),
+            redirect_url=link.redirect_url, expire_time=messages.timestamp(link.expires_at),
+        )

@@ -1,0 +1,125 @@
+"""Seals through REST: generated and uploaded images are transparent PNGs, listed per subject."""
+import base64
+import hashlib
+import io
+
+import pytest
+from PIL import Image, ImageDraw
+
+COMPANY = {"idType": "USCC", "id": "91440300MA5FXXXX1K"}
+
+
+def _png(body: dict) -> Image.Image:
+    image = Image.open(io.BytesIO(base64.b64decode(body["image"])))
+    assert image.format == "PNG"
+    return image
+
+
+def _transparent_corners(image: Image.Image) -> bool:
+    w, h = image.size
+    return all(image.getpixel(xy)[3] == 0 for xy in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)))
+
+
+def _violations(reply) -> list[str]:
+    assert reply.status_code == 400, reply.text
+    details = [d for d in reply.json()["details"] if d["@type"].endswith("google.rpc.BadRequest")]
+    return [v["field"] for d in details for v in d["fieldViolations"]]
+
+
+@pytest.fixture(scope="module")
+def company_seal(client) -> dict:
+    reply = client.post("/v1/seals:generate", {
+        "subject": COMPANY, "style": "ROUND_COMPANY", "text": "深圳某某贸易有限公司",
+        "horizontalText": "合同专用章", "sealCode": "4403000012345"})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_generated_company_seal_is_a_red_transparent_png(company_seal):
+    image = _png(company_seal)
+    assert image.mode == "RGBA" and image.size[0] == image.size[1]
+    assert _transparent_corners(image)
+    w, h = image.size
+    ring = image.getpixel((w // 2, round(h * 0.035)))  # on the ring at 12 o'clock
+    assert ring[3] > 200 and ring[0] > 180 and ring[1] < 90 and ring[2] < 90
+    assert company_seal["style"] == "ROUND_COMPANY" and company_seal["source"] == "GENERATED"
+    assert company_seal["name"] == "合同专用章" and company_seal["sealId"].startswith("seal_")
+    assert company_seal["subject"] == COMPANY and company_seal["isDefault"] is True
+    assert company_seal["imageSha256"] == hashlib.sha256(base64.b64decode(company_seal["image"])).hexdigest()
+
+
+def test_generated_personal_seal(client):
+    reply = client.post("/v1/seals:generate", {"subject": {"idType": "USER_ID", "id": "u-1001"},
+                                               "style": "SQUARE_PERSONAL", "text": "李小明"})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    image = _png(body)
+    assert image.mode == "RGBA" and _transparent_corners(image)
+    assert body["style"] == "SQUARE_PERSONAL" and body["name"] == "个人名章"
+
+
+def _scan(fmt: str) -> bytes:
+    """A photographed seal: red ink on white paper, as a scanner or phone delivers it."""
+    paper = Image.new("RGB", (300, 300), "white")
+    draw = ImageDraw.Draw(paper)
+    draw.ellipse((30, 30, 270, 270), outline=(200, 20, 20), width=14)
+    draw.rectangle((120, 120, 180, 180), fill=(200, 20, 20))
+    buf = io.BytesIO()
+    paper.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_uploaded_seal_loses_its_white_background(client, company_seal, fmt):
+    reply = client.post("/v1/seals", {"subject": COMPANY, "name": "财务专用章",
+                                      "image": base64.b64encode(_scan(fmt)).decode()})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    image = _png(body)
+    assert image.mode == "RGBA" and _transparent_corners(image)
+    w, h = image.size
+    assert image.getpixel((w // 2, h // 2))[3] == 255  # the ink stays opaque
+    assert body["source"] == "UPLOADED" and body["name"] == "财务专用章"
+    assert body["isDefault"] is False  # the generated seal came first
+
+
+def test_list_is_newest_first_and_pages(client, company_seal):
+    path = f"/v1/seals?subject.idType={COMPANY['idType']}&subject.id={COMPANY['id']}"
+    everything = client.get(path).json()["seals"]
+    assert len(everything) >= 3 and everything[-1]["sealId"] == company_seal["sealId"]
+    times = [s["createTime"] for s in everything]
+    assert times == sorted(times, reverse=True)
+    first = client.get(path + "&pageSize=1").json()
+    assert [s["sealId"] for s in first["seals"]] == [everything[0]["sealId"]] and first["nextPageToken"]
+    second = client.get(path + f"&pageSize=1&pageToken={first['nextPageToken']}").json()
+    assert [s["sealId"] for s in second["seals"]] == [everything[1]["sealId"]]
+    assert client.get("/v1/seals?subject.idType=USCC&subject.id=91110000000000000X").json().get("seals", []) == []
+
+
+def test_upload_that_is_not_an_image_is_400(client):
+    reply = client.post("/v1/seals", {"subject": COMPANY, "image": base64.b64encode(b"GIF89a....").decode()})
+    assert _violations(reply) == ["image"]
+    assert "PNG or JPEG" in reply.json()["message"]
+
+
+def test_upload_beyond_the_pixel_limit_is_refused_before_decoding(client):
+    huge = Image.new("RGB", (5000, 4000), "white")
+    buf = io.BytesIO()
+    huge.save(buf, format="PNG", optimize=True)
+    reply = client.post("/v1/seals", {"subject": COMPANY, "image": base64.b64encode(buf.getvalue()).decode()})
+    assert _violations(reply) == ["image"] and "exceeds the limit" in reply.json()["message"]
+
+
+def test_missing_subject_and_style_are_400(client):
+    assert _violations(client.post("/v1/seals:generate", {"style": "ROUND_COMPANY", "text": "x"})) == ["subject"]
+    assert _violations(client.post("/v1/seals:generate", {"subject": COMPANY, "text": "x"})) == ["style"]
+    assert _violations(client.get("/v1/seals")) == ["subject"]
+
+
+def test_reading_seals_needs_the_scope(mesh, apps):
+    from tests.support.signed import SignedClient
+
+    limited = apps.create("no-seals", ["template:read"])
+    reply = SignedClient(mesh.base_url, limited.app.app_id, limited.secret).get(
+        f"/v1/seals?subject.idType=USCC&subject.id={COMPANY['id']}")
+    assert reply.status_code == 403 and "seal:read" in reply.json()["message"]
