@@ -60,7 +60,7 @@ def contract(mesh, client, apps):
     mobile, email = random_mobile(), random_email()
     created = ok(client.post("/v1/contracts", {
         "templateId": template["templateId"], "title": "借款合同-张三", "bizNo": "LOAN-" + secrets.token_hex(4),
-        "data": json.loads(json.dumps(loan_contract_data(), default=str)),
+        "data": json.loads(json.dumps(loan_contract_data(), default=lambda b: base64.b64encode(b).decode())),
         "signers": [{"role": "borrower", "kind": "PERSON", "name": "张三",
                      "subject": {"idType": "ID_CARD", "id": random_id_number()},
                      "mobile": mobile, "email": email, "signMode": "E_SIGN", "order": 1}],
