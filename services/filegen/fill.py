@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import re
 import threading
@@ -565,14 +566,43 @@ def _join_split_tags(xml: str) -> str:
     return _TAG_BODY.sub(lambda m: _TAG_XML.sub("", m.group(0)), xml)
 
 
+@functools.lru_cache(maxsize=256)
+def _patched(src_xml: str) -> str:
+    """docxtpl's tag clean-up of one part; the same template part always gives the same result,
+    so it runs once per template, not once per contract (it is most of a fill's regex time)."""
+    # ``{{p x }}`` replaces its paragraph; route the value through ``_block`` so rich
+    # text, images and plain text all become well-formed paragraphs there.
+    src_xml = _PARAGRAPH_FIELD.sub(r"{{p (\1)|_block }}", _join_split_tags(src_xml))
+    return DocxTemplate.patch_xml(None, src_xml)  # uses no instance state
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(environment: Any, src_xml: str) -> Any:
+    """The compiled Jinja template of one patched part (compiling costs more than rendering)."""
+    return environment.from_string(src_xml)
+
+
 class ContractTemplate(DocxTemplate):
-    """docxtpl with paragraph-level fields, single-pass footnotes and strict output XML."""
+    """docxtpl with paragraph-level fields, single-pass footnotes, strict output XML, and
+    patched, compiled parts cached per template."""
 
     def patch_xml(self, src_xml: str) -> str:
-        # ``{{p x }}`` replaces its paragraph; route the value through ``_block`` so rich
-        # text, images and plain text all become well-formed paragraphs there.
-        src_xml = _PARAGRAPH_FIELD.sub(r"{{p (\1)|_block }}", _join_split_tags(src_xml))
-        return super().patch_xml(src_xml)
+        return _patched(src_xml)
+
+    def render_xml_part(self, src_xml: str, part: Any, context: dict, jinja_env: Any = None) -> str:
+        # docxtpl's own steps, with the compiled template taken from the cache.
+        src_xml = re.sub(r"<w:p([ >])", r"\n<w:p\1", src_xml)
+        self.current_rendering_part = part
+        try:
+            dst_xml = _compiled(jinja_env, src_xml).render(context)
+        except TemplateError as exc:
+            if getattr(exc, "lineno", None) is not None:
+                first = max(exc.lineno - 4, 0)
+                exc.docx_context = [re.sub(r"<[^>]+>", "", x) for x in src_xml.splitlines()[first : first + 7]]
+            raise
+        dst_xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", dst_xml)
+        dst_xml = dst_xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+        return self.resolve_listing(dst_xml)
 
     def fix_tables(self, xml: str) -> Any:
         # docxtpl parses with recover=True, which would silently mangle a template whose
