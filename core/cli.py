@@ -58,6 +58,16 @@ def _apps_create(args) -> None:
                       "scopes": list(created.app.scopes)}, ensure_ascii=False))
 
 
+def _users_create(args) -> None:
+    from gateway.console.users import create_user
+
+    created = create_user(load("gateway"), args.name, args.role, display_name=args.display_name or "")
+    out = {"userId": created.user.user_id, "name": created.user.name, "role": args.role}
+    if created.generated:
+        out["password"] = created.password  # shown once; only its scrypt hash is stored
+    print(json.dumps(out, ensure_ascii=False))
+
+
 def _traces_show(args) -> None:
     from core.traces import read_spans, render_tree
 
@@ -94,6 +104,13 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--scopes", help="comma-separated scopes (default: all but template:review)")
     create.set_defaults(func=_apps_create)
+
+    users = sub.add_parser("users", help="admin console users").add_subparsers(dest="users_command", required=True)
+    user = users.add_parser("create", help="create a console user and print a generated password once")
+    user.add_argument("--name", required=True)
+    user.add_argument("--role", required=True, choices=("operator", "reviewer", "admin"))
+    user.add_argument("--display-name")
+    user.set_defaults(func=_users_create)
 
     traces = sub.add_parser("traces", help="local traces").add_subparsers(dest="traces_command", required=True)
     show = traces.add_parser("show", help="print one trace as a tree of spans")

@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
 from starlette.routing import Route as HttpRoute
 
 from core.errors import DomainError, InvalidArgument, NotFound
@@ -23,6 +24,7 @@ from core.settings import Settings
 from core.tracing import current_trace_id
 from gateway import auth
 from core.rpc.status import to_status
+from gateway.console.app import Console
 from gateway.errors import domain_error_response, rpc_error_response, status_response
 from gateway.idempotency import Idempotency, StoredResponse, fingerprint
 from gateway.ratelimit import Rate, RateLimited, RateLimiter, rate_from_env
@@ -209,15 +211,18 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
     from core.redis import make_async_redis
 
     state: dict[str, Gateway] = {}
+    console = Console(settings, tracer_provider)
 
     @asynccontextmanager
     async def lifespan(_app):
         peers = AsyncPeers(settings, tracer_provider)
         client = redis if redis is not None else make_async_redis(settings)
         state["gateway"] = Gateway(settings, peers, client, rate)
+        await console.start(peers, client)
         try:
             yield
         finally:
+            console.stop()
             await peers.close()
             if redis is None:
                 await client.aclose()
@@ -237,6 +242,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
             HttpRoute("/openapi.json", openapi, methods=["GET"]),
             *pki_routes(lambda: state["gateway"].peers),  # public: relying parties fetch these unsigned
             HttpRoute("/v1/{rest:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Mount("/console", app=console.app),
         ],
         lifespan=lifespan,
     )
