@@ -29,10 +29,23 @@ class ContractParts(Protocol):
     signing_contexts: SigningContexts
 
 
+CONSOLE = "console:"
+
+
+def _owner(context) -> str:
+    """Whose contracts the caller may see: its own, or (console users) every business line's.
+
+    Only the gateway sets the caller metadata, and it names apps ``app_…``, so an app cannot
+    pass itself off as a console user."""
+    app_id = calling_app(context)
+    return "" if app_id.startswith(CONSOLE) else app_id
+
+
 def _app_actor(context) -> tuple[str, Actor]:
     app_id = calling_app(context)
     who = caller(context)
-    return app_id, Actor(f"app:{app_id}", who.client_ip, who.user_agent)
+    actor = app_id if app_id.startswith(CONSOLE) else f"app:{app_id}"
+    return app_id, Actor(actor, who.client_ip, who.user_agent)
 
 
 def _source(value: int) -> str:
@@ -53,21 +66,21 @@ class ContractApi(contract_pb2_grpc.ContractServiceServicer):
         return messages.mirrored(contract, pb.CreateContractResponse)
 
     def GetContract(self, request, context):
-        contract = self.parts.queries.get(calling_app(context), request.contract_id)
+        contract = self.parts.queries.get(_owner(context), request.contract_id)
         return messages.mirrored(contract, pb.GetContractResponse)
 
     def ListContracts(self, request, context):
         page = self.parts.queries.list(
-            calling_app(context), messages.contract_filter(request), request.page_size, request.page_token
+            _owner(context), messages.contract_filter(request), request.page_size, request.page_token
         )
         return pb.ListContractsResponse(
             contracts=[messages.contract_message(c) for c in page.contracts], next_page_token=page.next_token
         )
 
     def GetContractDocument(self, request, context):
-        app_id, actor = _app_actor(context)
+        _app_id, actor = _app_actor(context)
         revision = request.revision if request.HasField("revision") else None
-        file = self.parts.queries.document(app_id, request.contract_id, request.document_id, revision, actor)
+        file = self.parts.queries.document(_owner(context), request.contract_id, request.document_id, revision, actor)
         return pb.GetContractDocumentResponse(
             contract_id=file.contract_id, document_id=file.document_id, revision=file.revision, sha256=file.sha256,
             content_type=file.content_type, data=file.data, file_name=file.file_name,
@@ -82,12 +95,12 @@ class ContractApi(contract_pb2_grpc.ContractServiceServicer):
         return pb.CreateSignUrlResponse(url=link.url, expire_time=messages.timestamp(link.expires_at))
 
     def RevokeContract(self, request, context):
-        app_id, actor = _app_actor(context)
-        contract = self.parts.lifecycle.revoke(app_id, request.contract_id, request.reason.strip(), actor)
+        _app_id, actor = _app_actor(context)
+        contract = self.parts.lifecycle.revoke(_owner(context), request.contract_id, request.reason.strip(), actor)
         return pb.RevokeContractResponse(contract_id=contract.contract_id, status=pb.Contract.Status.Value(contract.status.value))
 
     def ListContractEvents(self, request, context):
-        page = self.parts.queries.events(calling_app(context), request.contract_id, request.page_size, request.page_token)
+        page = self.parts.queries.events(_owner(context), request.contract_id, request.page_size, request.page_token)
         return pb.ListContractEventsResponse(
             events=[messages.event_message(e) for e in page.events],
             next_page_token=page.next_token,

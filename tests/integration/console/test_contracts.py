@@ -115,8 +115,6 @@ def test_an_unknown_contract_is_a_clear_page(console_as, people):
     assert page.status_code == 404 and "找不到要访问的内容。" in page.text
 
 
-@pytest.mark.xfail(strict=True, reason="the contract service answers only the creating app; console users need "
-                                       "to read every business line's contracts")
 def test_a_business_lines_contract_is_visible_in_the_console(console_as, people, client, approved_template):
     from google.protobuf import json_format
 

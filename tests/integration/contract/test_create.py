@@ -206,3 +206,20 @@ def test_an_extra_document_from_another_template(business, template, fake_signin
     found = violations(error(reply, 400, 3))
     assert "number" in found["extraDocuments[0].fillData.amount"]
     assert "extraDocuments[1].templateId" in found
+
+
+def test_console_callers_see_every_business_lines_contracts(mesh, business, template):
+    import grpc as _grpc
+
+    from econtract.contract.v1 import contract_pb2, contract_pb2_grpc
+
+    contract_id = create_contract(business, template["templateId"])["contractId"]
+    channel = _grpc.insecure_channel(mesh.env["CONTRACT_ADDR"])
+    stub = contract_pb2_grpc.ContractServiceStub(channel)
+    console = [("x-app-id", "console:usr_1"), ("x-app-scopes", "contract:read")]
+    seen = stub.GetContract(contract_pb2.GetContractRequest(contract_id=contract_id), metadata=console, timeout=10)
+    listed = stub.ListContracts(contract_pb2.ListContractsRequest(template_id=template["templateId"], page_size=100),
+                                metadata=console, timeout=10)
+    channel.close()
+    assert seen.contract_id == contract_id
+    assert contract_id in {c.contract_id for c in listed.contracts}
