@@ -121,6 +121,9 @@ class Launcher:
             report = self.wait_healthy()
             self.say(f"all services {report['status']}: " + ", ".join(f"{k}={v}" for k, v in report["services"].items()))
             self.say(f"REST gateway   {self.settings.public_url}  (OpenAPI: {self.settings.public_url}/openapi.json)")
+            self.say(f"admin console  {self.settings.public_url}/console"
+                     + (f"  (user admin, password in {self.settings.var_dir / 'console-admin.txt'} unless "
+                        "ECONTRACT_CONSOLE_ADMIN_PASSWORD is set)" if self.settings.dev else ""))
             for name in SERVICES:
                 self.say(f"gRPC {name:<10} {self.settings.addresses[name]}")
             self.say(f"logs           {self.log_dir}/   traces: econtract traces list")
