@@ -1,4 +1,5 @@
-"""The ``econtract`` command: run services, start the platform, manage apps, read traces."""
+"""The ``econtract`` command: run services, start the platform, manage apps, read traces,
+verify evidence bundles."""
 from __future__ import annotations
 
 import argparse
@@ -84,6 +85,22 @@ def _traces_list(args) -> None:
         print(f"{trace_id}  {millis:8.1f} ms  {name}")
 
 
+def _evidence_verify(args) -> None:
+    from pathlib import Path
+
+    from services.contract.evidence_verify import verify_bundle
+
+    try:
+        data = Path(args.bundle).read_bytes()
+        root = Path(args.trust_root).read_bytes() if args.trust_root else None
+    except OSError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    report = verify_bundle(data, trusted_root_pem=root)
+    print(report.text())
+    if not report.ok:
+        raise SystemExit(1)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="econtract", description="The e-contract platform.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -119,6 +136,13 @@ def parser() -> argparse.ArgumentParser:
     listing = traces.add_parser("list", help="the newest traces")
     listing.add_argument("--limit", type=int, default=20)
     listing.set_defaults(func=_traces_list)
+
+    evidence = sub.add_parser("evidence", help="evidence bundles").add_subparsers(dest="evidence_command", required=True)
+    verify = evidence.add_parser("verify", help="check an evidence bundle offline; exit 1 if any check fails")
+    verify.add_argument("bundle", metavar="BUNDLE.zip")
+    verify.add_argument("--trust-root", metavar="ROOT.pem", help="the platform's root certificate, obtained "
+                        "independently (GET /v1/trust/roots), that the bundle's root must be")
+    verify.set_defaults(func=_evidence_verify)
     return top
 
 

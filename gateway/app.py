@@ -25,6 +25,7 @@ from core.tracing import current_trace_id
 from gateway import auth
 from core.rpc.status import to_status
 from gateway.console.app import Console
+from gateway.pages.app import SigningPages
 from gateway.errors import domain_error_response, rpc_error_response, status_response
 from gateway.idempotency import Idempotency, StoredResponse, fingerprint
 from gateway.ratelimit import Rate, RateLimited, RateLimiter, rate_from_env
@@ -212,6 +213,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
 
     state: dict[str, Gateway] = {}
     console = Console(settings, tracer_provider)
+    pages = SigningPages(settings)
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -219,6 +221,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
         client = redis if redis is not None else make_async_redis(settings)
         state["gateway"] = Gateway(settings, peers, client, rate)
         await console.start(peers, client)
+        pages.start(peers, client)
         try:
             yield
         finally:
@@ -243,6 +246,8 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
             *pki_routes(lambda: state["gateway"].peers),  # public: relying parties fetch these unsigned
             HttpRoute("/v1/{rest:path}", dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             Mount("/console", app=console.app),
+            Mount("/sign", app=pages.app),  # signing pages: the link token is the authority
+            Mount("/sign-static", app=pages.static),
         ],
         lifespan=lifespan,
     )

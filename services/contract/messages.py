@@ -208,4 +208,5 @@ def signing_context_message(context: SigningContext) -> pb.GetSigningContextResp
             )
             for c in context.contracts
         ],
+        consent_time=timestamp(context.consented_at),
     )

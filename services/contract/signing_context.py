@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import sessionmaker
 
 from core.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from services.contract import records, states
+from services.contract import consents, records, states
 from services.contract.model import ContractStatus, Signer, SignerStatus
 from services.contract.times import utcnow
 
@@ -38,6 +38,7 @@ class SigningContext:
     signer: Signer
     app_id: str
     contracts: tuple[ContractForSigning, ...]
+    consented_at: datetime | None = None  # when the signer's subject first consented to cloud signing
 
 
 class SigningContexts:
@@ -80,4 +81,5 @@ class SigningContexts:
                         signer_turn=states.is_turn(contract.signers, signer),
                     )
                 )
-            return SigningContext(home.signer(signer_id), home.app_id, tuple(found))
+            signer = home.signer(signer_id)
+            return SigningContext(signer, home.app_id, tuple(found), consents.first_consent(session, signer.subject_id))

@@ -20,9 +20,10 @@ from services.identity.apps import App, Apps
 from services.identity.intent_tokens import IntentClaims
 from services.identity.intents import Intents, StartedIntent
 from services.identity.masking import mask_text
+from services.identity.notices import NoticeDelivery
 from services.identity.policy import IntentMethod, IntentPolicy, SignerKind
 from services.identity.realname import normalise_mobile
-from services.identity.senders import DevOutboxSender
+from services.identity.senders import Channel, DevOutboxSender
 from services.identity.subjects import Subject, Subjects
 from services.identity.verification import RealNameVerification
 
@@ -43,6 +44,7 @@ class IdentityParts(Protocol):
     realname: RealNameVerification
     intents: Intents
     outbox: DevOutboxSender | None
+    notices: NoticeDelivery
 
 
 def _app_message(app: App) -> pb.App:
@@ -307,6 +309,14 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             request.intent_token, request.signer_id, request.contract_id, list(request.document_sha256)
         )
         return pb.ConsumeIntentTokenResponse(claims=_claims_message(claims))
+
+    def SendNotice(self, request, context):
+        channels = {pb.NOTICE_CHANNEL_SMS: Channel.SMS, pb.NOTICE_CHANNEL_EMAIL: Channel.EMAIL}
+        if request.channel not in channels:
+            raise invalid("channel", "must be NOTICE_CHANNEL_SMS or NOTICE_CHANNEL_EMAIL")
+        message_id = self.parts.notices.send(channels[request.channel], request.recipient, request.subject,
+                                             request.body, request.notice_id)
+        return pb.SendNoticeResponse(message_id=message_id)
 
     def ListDevOutbox(self, request, context):
         outbox = self.parts.outbox

@@ -96,6 +96,12 @@ class IdentityParts:
         )
 
     @cached_property
+    def notices(self):
+        from services.identity.notices import NoticeDelivery
+
+        return NoticeDelivery(self._senders())
+
+    @cached_property
     def apps(self):
         from services.identity.apps import Apps
 

@@ -1,8 +1,4 @@
-"""Thin gRPC handlers of the signing service: proto → domain call → proto.
-
-PrepareSignature and CompleteSignature (client-side signing) are not overridden: the
-generated base class answers UNIMPLEMENTED.
-"""
+"""Thin gRPC handlers of the signing service: proto → domain call → proto."""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,6 +15,7 @@ from econtract.signing.v1 import signing_pb2 as pb
 from econtract.signing.v1 import signing_pb2_grpc
 from services.signing import pki, verify
 from services.signing.certificates import Certificates, CertificateView, Status
+from services.signing.client_signing import ClientSignatures, PreparationState, PrepareRequest
 from services.signing.identity_client import AppTrustAnchors
 from services.signing.intent import IntentClaims
 from services.signing.placement import Position
@@ -43,12 +40,19 @@ _VERDICTS = {
 _CERT_STATUS = {Status.VALID: pb.Certificate.STATUS_VALID, Status.EXPIRED: pb.Certificate.STATUS_EXPIRED,
                 Status.REVOKED: pb.Certificate.STATUS_REVOKED}
 _AUTHORITIES = {pb.CERTIFICATE_AUTHORITY_ROOT: "root", pb.CERTIFICATE_AUTHORITY_ISSUING: "issuing"}
+_PREPARATION_STATES = {
+    PreparationState.PREPARED: pb.GetPreparationResponse.STATE_PREPARED,
+    PreparationState.COMPLETED: pb.GetPreparationResponse.STATE_COMPLETED,
+    PreparationState.EXPIRED: pb.GetPreparationResponse.STATE_EXPIRED,
+}
 
 
 class SigningApi(signing_pb2_grpc.SigningServiceServicer):
     def __init__(self, *, ca: pki.PlatformCa, tsa: TimestampAuthority, seals: SealLibrary,
-                 signatures: Signatures, certificates: Certificates, anchors: AppTrustAnchors, blobs: BlobStore):
+                 signatures: Signatures, certificates: Certificates, anchors: AppTrustAnchors, blobs: BlobStore,
+                 client: ClientSignatures):
         self.ca = ca
+        self.client = client
         self.tsa = tsa
         self.seals = seals
         self.signatures = signatures
@@ -115,6 +119,35 @@ class SigningApi(signing_pb2_grpc.SigningServiceServicer):
             pdf=self._deliver(signed.pdf, request.delivery), sha256=signed.sha256, field_name=signed.field_name,
             certificate_serial=signed.certificate_serial, **_times(signed))
 
+    def PrepareSignature(self, request, context):
+        prepared = self.client.prepare(PrepareRequest(
+            pdf=self._read(request.pdf, "pdf"),
+            signer=_signer(request.signer),
+            contract_id=request.contract_id,
+            intent=_claims(request.intent) if request.HasField("intent") else None,
+            certificate_chain=list(request.certificate_chain),
+            positions=[_position(p) for p in request.positions],
+            seal_id=request.seal_id,
+            handwriting=request.handwriting_image or None,
+            field_name=request.field_name,
+            reason=request.reason,
+        ))
+        return pb.PrepareSignatureResponse(preparation_id=prepared.preparation_id, to_be_signed=prepared.to_be_signed,
+                                           digest=prepared.digest, expire_time=_timestamp(prepared.expires_at))
+
+    def CompleteSignature(self, request, context):
+        signed = self.client.complete(request.preparation_id, request.signature, request.contract_id)
+        return pb.CompleteSignatureResponse(
+            pdf=self._deliver(signed.pdf, request.delivery), sha256=signed.sha256, field_name=signed.field_name,
+            certificate_serial=signed.certificate_serial, **_times(signed))
+
+    def GetPreparation(self, request, context):
+        view = self.client.get(request.preparation_id)
+        return pb.GetPreparationResponse(
+            preparation_id=view.preparation_id, contract_id=view.contract_id, signer_id=view.signer_id,
+            document_sha256=view.document_sha256, certificate_serial=view.certificate_serial,
+            state=_PREPARATION_STATES[view.state], expire_time=_timestamp(view.expires_at))
+
     def SealAgreement(self, request, context):
         evidence = request.client_evidence
         signed = self.signatures.seal_agreement(AgreementRequest(
@@ -140,7 +173,7 @@ class SigningApi(signing_pb2_grpc.SigningServiceServicer):
     def ListCertificates(self, request, context):
         views, next_token = self.certificates.list(
             subject_id=request.subject_id, include_inactive=request.include_inactive,
-            size=request.page_size, token=request.page_token)
+            size=request.page_size, token=request.page_token, subject_name=request.subject_name)
         return pb.ListCertificatesResponse(certificates=[_certificate(v) for v in views],
                                            next_page_token=next_token or "")
 

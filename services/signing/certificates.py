@@ -78,9 +78,10 @@ class Certificates:
         self._registry = registry
 
     def list(self, *, subject_id: str = "", include_inactive: bool = False, size: int = 0,
-             token: str = "") -> tuple[list[CertificateView], str | None]:
+             token: str = "", subject_name: str = "") -> tuple[list[CertificateView], str | None]:
         entries, next_token = self._registry.list(subject_id=subject_id or None, include_inactive=include_inactive,
-                                                  size=page_size(size), token=token or None)
+                                                  size=page_size(size), token=token or None,
+                                                  subject_name=subject_name.strip() or None)
         return [self._view(e) for e in entries], next_token
 
     def revoke(self, serial_text: str, reason_text: str = "") -> CertificateView:

@@ -72,6 +72,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, invalid
 from services.signing.anchors import Placement, Rect, crop_box
+from services.signing.keystore import CmsSignerSource
 from services.signing.pki import CaProvider, RevocationInfo, SignerMaterial
 from services.signing.tsa import token_time
 
@@ -141,6 +142,14 @@ class KeySigner(Signer):
         if isinstance(self._key, rsa.RSAPrivateKey):
             return self._key.sign(data, padding.PKCS1v15(), algorithm)
         raise SigningError("only EC and RSA signer keys are supported")
+
+
+def cms_signer(material: SignerMaterial) -> Signer:
+    """The pyHanko signer for ``material``: a token key brings pyHanko's PKCS#11 signer,
+    a key in memory gets :class:`KeySigner`."""
+    if isinstance(material.key, CmsSignerSource):
+        return material.key.cms_signer(material.cert, material.chain)
+    return KeySigner(material)
 
 
 # --------------------------------------------------------- public functions
@@ -229,7 +238,7 @@ def sign_detailed(pdf: bytes, signer: SignerMaterial, *, field_name: str, timest
         signer_key_usage={"non_repudiation"},
         dss_settings=_DSS,
     )
-    pdf_signer = signers.PdfSigner(meta, KeySigner(signer), timestamper=timestamper,
+    pdf_signer = signers.PdfSigner(meta, cms_signer(signer), timestamper=timestamper,
                                    stamp_style=NoOpStampStyle(border_width=0))
     try:
         return asyncio.run(_sign_async(pdf_signer, writer, field, extra_kids))

@@ -22,8 +22,10 @@ registry records (serial, subject, validity, status) as the audit trail.
 
 Long-lived keys exist only for platform roles: the root and issuing CA, the
 timestamp authority and the platform seal (which locks checkbox agreements).
-They are stored as encrypted PKCS#8 (``BestAvailableEncryption`` with the master
-key from configuration) in ``PkiSettings.directory``. The first process to find
+A key store keeps them (``keystore``): by default as encrypted PKCS#8
+(``BestAvailableEncryption`` with the master key from configuration) in
+``PkiSettings.directory``; or generated inside a PKCS#11 token, non-extractable,
+with only the certificates in the directory (``hsm``). The first process to find
 the directory empty creates them under an exclusive file lock, so replicas that
 share the directory agree on one root.
 
@@ -62,7 +64,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from core.errors import FailedPrecondition, InvalidArgument, NotFound, invalid
+from core.errors import InvalidArgument, NotFound, invalid
+from services.signing.keystore import HeldKey, KeyStore, SoftwareKeyStore, atomic_write
 
 # URL paths under PkiSettings.public_base_url; the HTTP layer serves these.
 OCSP_PATH = "/pki/ocsp"
@@ -263,7 +266,7 @@ class FileCertificateRegistry:
 
     def add(self, record: IssuedCertificate) -> None:
         self._dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self._path(record.serial), json.dumps(record.to_json()).encode())
+        atomic_write(self._path(record.serial), json.dumps(record.to_json()).encode())
 
     def get(self, serial: int) -> IssuedCertificate | None:
         try:
@@ -279,7 +282,7 @@ class FileCertificateRegistry:
         if record.status is CertStatus.REVOKED:
             return record
         record = replace(record, status=CertStatus.REVOKED, revoked_at=when, revocation_reason=reason)
-        _atomic_write(self._path(serial), json.dumps(record.to_json()).encode())
+        atomic_write(self._path(serial), json.dumps(record.to_json()).encode())
         return record
 
     def revoked(self, issuer: str) -> list[IssuedCertificate]:
@@ -291,17 +294,6 @@ class FileCertificateRegistry:
             if data.get("status") == CertStatus.REVOKED.value and data.get("issuer") == issuer:
                 out.append(IssuedCertificate.from_json(data))
         return out
-
-
-def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------ CA interface
@@ -364,6 +356,15 @@ class CaProvider(Protocol):
                reason: RevocationReason = RevocationReason.UNSPECIFIED) -> IssuedCertificate | None: ...
 
 
+@runtime_checkable
+class EnrollingCa(Protocol):
+    """A CA that certifies a key only against a request signed by it (proof of possession),
+    as outside CAs do (``outside_ca.EstCaProvider``)."""
+
+    def enroll(self, subject: Subject, key: PrivateKeyTypes, *,
+               subject_id: str | None = None) -> CertificateChain: ...
+
+
 def new_signer(ca: CaProvider, subject: Subject, *, subject_id: str | None = None) -> SignerMaterial:
     """A one-time key pair certified for ``subject``; the caller signs once and drops it.
 
@@ -372,17 +373,14 @@ def new_signer(ca: CaProvider, subject: Subject, *, subject_id: str | None = Non
     ``subject_id`` (the platform's id of the subject) goes into the registry record.
     """
     key = ec.generate_private_key(ec.SECP256R1())
-    issued = ca.issue_signer_certificate(subject, key.public_key(), subject_id=subject_id)
+    if isinstance(ca, EnrollingCa):
+        issued = ca.enroll(subject, key, subject_id=subject_id)
+    else:
+        issued = ca.issue_signer_certificate(subject, key.public_key(), subject_id=subject_id)
     return SignerMaterial(key=key, cert=issued.cert, chain=issued.chain)
 
 
 # ---------------------------------------------------------- the built-in CA
-
-
-@dataclass
-class _Held:
-    key: ec.EllipticCurvePrivateKey
-    cert: x509.Certificate
 
 
 @dataclass
@@ -404,7 +402,7 @@ class PlatformCa:
     """
 
     def __init__(self, settings: PkiSettings, registry: CertificateRegistry,
-                 root: _Held, issuing: _Held, tsa: _Held, seal: _Held):
+                 root: HeldKey, issuing: HeldKey, tsa: HeldKey, seal: HeldKey):
         self.settings = settings
         self.registry = registry
         self._root = root
@@ -417,16 +415,22 @@ class PlatformCa:
     # --- bootstrap
 
     @classmethod
-    def open(cls, settings: PkiSettings, registry: CertificateRegistry | None = None) -> PlatformCa:
+    def open(cls, settings: PkiSettings, registry: CertificateRegistry | None = None,
+             keys: KeyStore | None = None) -> PlatformCa:
+        """``keys`` holds the role keys; None = encrypted files in the PKI directory."""
         directory = settings.directory
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         registry = registry if registry is not None else FileCertificateRegistry(directory / "issued")
         with _exclusive(directory / ".lock"):
-            store = _KeyStore(directory, settings.master_key)
-            root = store.load("root") or store.save("root", *_make_root(settings))
+            store = keys if keys is not None else SoftwareKeyStore(directory, settings.master_key)
+            root = store.load("root")
+            if root is None:
+                key = store.generate("root")
+                root = store.save("root", key, _make_root(settings, key))
             issuing = store.load("issuing")
             if issuing is None:
-                issuing = store.save("issuing", *_make_issuing(settings, root))
+                key = store.generate("issuing")
+                issuing = store.save("issuing", key, _make_issuing(settings, root, key))
             # Also after a registry was lost or replaced: status answers need every record.
             _ensure_recorded(registry, issuing.cert, "root", CertRole.ISSUING_CA)
             # Renewed here when near expiry or revoked: replicas restart well within the
@@ -587,36 +591,6 @@ class PlatformCa:
 # ------------------------------------------------------------------ helpers
 
 
-class _KeyStore:
-    """Encrypted PKCS#8 keys and PEM certificates in one directory."""
-
-    def __init__(self, directory: Path, master_key: bytes):
-        self._dir = directory
-        self._password = master_key
-
-    def load(self, name: str) -> _Held | None:
-        key_path, cert_path = self._dir / f"{name}.key.pem", self._dir / f"{name}.cert.pem"
-        if not cert_path.exists():
-            return None
-        try:
-            key = serialization.load_pem_private_key(key_path.read_bytes(), password=self._password)
-        except (ValueError, TypeError) as exc:
-            raise FailedPrecondition(
-                f"cannot decrypt the {name} key in {self._dir}: wrong master key or corrupt file") from exc
-        if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise FailedPrecondition(f"the {name} key in {self._dir} is not an EC key")
-        return _Held(key, x509.load_pem_x509_certificate(cert_path.read_bytes()))
-
-    def save(self, name: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> _Held:
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(self._password))
-        _atomic_write(self._dir / f"{name}.key.pem", pem)
-        # Certificate last: its presence is what marks the pair complete.
-        _atomic_write(self._dir / f"{name}.cert.pem", cert.public_bytes(serialization.Encoding.PEM), 0o644)
-        return _Held(key, cert)
-
-
 @contextlib.contextmanager
 def _exclusive(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -628,7 +602,7 @@ def _exclusive(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _issue(settings: PkiSettings, issuing: _Held, registry: CertificateRegistry, name: x509.Name,
+def _issue(settings: PkiSettings, issuing: HeldKey, registry: CertificateRegistry, name: x509.Name,
            public_key: CertificatePublicKeyTypes, lifetime: dt.timedelta, role: CertRole, *,
            subject_id: str | None = None) -> x509.Certificate:
     """An end-entity certificate from the issuing CA, recorded in the registry."""
@@ -671,8 +645,8 @@ def _issue(settings: PkiSettings, issuing: _Held, registry: CertificateRegistry,
     return cert
 
 
-def _load_or_renew(store: _KeyStore, settings: PkiSettings, issuing: _Held, registry: CertificateRegistry,
-                   name: str, role: CertRole) -> _Held:
+def _load_or_renew(store: KeyStore, settings: PkiSettings, issuing: HeldKey, registry: CertificateRegistry,
+                   name: str, role: CertRole) -> HeldKey:
     """A platform role key (TSA or seal): kept while fresh and not revoked, else replaced."""
     held = store.load(name)
     lifetime = settings.tsa_cert_lifetime if role is CertRole.TSA else settings.seal_cert_lifetime
@@ -684,7 +658,7 @@ def _load_or_renew(store: _KeyStore, settings: PkiSettings, issuing: _Held, regi
             if record is None:
                 _ensure_recorded(registry, held.cert, "issuing", role)
             return held
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = store.generate(name)
     common_name = f"{settings.platform_name} TSA" if role is CertRole.TSA else f"{settings.platform_name} Seal"
     subject = _ca_name(settings, common_name)
     return store.save(name, key, _issue(settings, issuing, registry, subject, key.public_key(), lifetime, role))
@@ -705,8 +679,7 @@ def _ca_key_usage() -> x509.KeyUsage:
         encipher_only=False, decipher_only=False)
 
 
-def _make_root(settings: PkiSettings) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
+def _make_root(settings: PkiSettings, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     name = _ca_name(settings, f"{settings.platform_name} Root CA")
     now = _now()
     cert = (
@@ -719,11 +692,10 @@ def _make_root(settings: PkiSettings) -> tuple[ec.EllipticCurvePrivateKey, x509.
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    return key, cert
+    return cert
 
 
-def _make_issuing(settings: PkiSettings, root: _Held) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
+def _make_issuing(settings: PkiSettings, root: HeldKey, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     now = _now()
     cert = (
         x509.CertificateBuilder()
@@ -742,7 +714,7 @@ def _make_issuing(settings: PkiSettings, root: _Held) -> tuple[ec.EllipticCurveP
         .add_extension(_crl_dp(settings.url(ROOT_CRL_PATH)), critical=False)
         .sign(root.key, hashes.SHA256())
     )
-    return key, cert
+    return cert
 
 
 def _aki(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:

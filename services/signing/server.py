@@ -1,9 +1,10 @@
 """Wiring of the signing service: its configuration, the platform CA and TSA, its servicer.
 
 The CA is opened when the service starts (``register``), never at import: the first
-start creates the root, issuing CA, TSA and platform-seal keys under the PKI directory,
-encrypted with a secret wrapped by the master key (``pki_secrets``); later starts load
-them and renew the TSA and seal certificates when near expiry or revoked.
+start creates the root, issuing CA, TSA and platform-seal keys, encrypted under the PKI
+directory with a secret wrapped by the master key (``pki_secrets``), or inside a PKCS#11
+token when configured (``hsm``); later starts load them and renew the TSA and seal
+certificates when near expiry or revoked.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from services.signing.config import SigningConfig, load_config
 
 if TYPE_CHECKING:
     from services.signing.certificates import Certificates
+    from services.signing.client_signing import ClientSignatures
     from services.signing.pki import PlatformCa
     from services.signing.seal_library import SealLibrary
     from services.signing.signatures import Signatures
@@ -34,19 +36,28 @@ class SigningParts:
     seals: SealLibrary
     signatures: Signatures
     certificates: Certificates
+    client: ClientSignatures
 
 
 def build_parts(ctx: ServiceContext, config: SigningConfig) -> SigningParts:
     from services.signing.certificates import Certificates
+    from services.signing.client_signing import ClientSignatures
+    from services.signing.identity_client import AppTrustAnchors
     from services.signing.pki import PkiSettings, PlatformCa
     from services.signing.pki_secrets import open_pki_secrets
     from services.signing.seal_library import SealLibrary
     from services.signing.signatures import Signatures
-    from services.signing.store import EvidenceStore, SealStore, SqlCertificateRegistry
+    from services.signing.store import EvidenceStore, PreparationStore, SealStore, SqlCertificateRegistry
     from services.signing.tsa import TimestampAuthority
 
     secrets = open_pki_secrets(config.pki_dir, load_master_key(ctx.settings))
     registry = SqlCertificateRegistry(ctx.sessions)
+    keys = None
+    if config.token is not None:
+        from services.signing.hsm import open_keystore
+
+        keys = open_keystore(config.token, config.pki_dir)
+        ctx.on_close(keys.close)
     ca = PlatformCa.open(PkiSettings(
         master_key=secrets.key_password,
         id_hash_salt=secrets.id_hash_salt,
@@ -55,12 +66,14 @@ def build_parts(ctx: ServiceContext, config: SigningConfig) -> SigningParts:
         platform_name=config.platform_name,
         signer_cert_lifetime=config.signer_cert_lifetime,
         status_cache_ttl=config.status_cache_ttl,
-    ), registry)
+    ), registry, keys)
     tsa = TimestampAuthority(ca.tsa_material())
     seals = SealLibrary(SealStore(ctx.sessions), ctx.blobs, secrets, font=config.seal_font,
                         limits=config.upload_limits)
     signatures = Signatures(ca, tsa, seals, EvidenceStore(ctx.sessions), ctx.blobs)
-    return SigningParts(ca, tsa, seals, signatures, Certificates(ca, registry))
+    client = ClientSignatures(signatures, ca, tsa, PreparationStore(ctx.sessions), AppTrustAnchors(ctx.peers).for_app,
+                              ttl=config.preparation_ttl, fetch_timeout=config.revocation_fetch_timeout)
+    return SigningParts(ca, tsa, seals, signatures, Certificates(ca, registry), client)
 
 
 def build_api(ctx: ServiceContext, parts: SigningParts):
@@ -68,7 +81,8 @@ def build_api(ctx: ServiceContext, parts: SigningParts):
     from services.signing.identity_client import AppTrustAnchors
 
     return SigningApi(ca=parts.ca, tsa=parts.tsa, seals=parts.seals, signatures=parts.signatures,
-                      certificates=parts.certificates, anchors=AppTrustAnchors(ctx.peers), blobs=ctx.blobs)
+                      certificates=parts.certificates, anchors=AppTrustAnchors(ctx.peers), blobs=ctx.blobs,
+                      client=parts.client)
 
 
 def quiet_pyhanko() -> None:

@@ -127,13 +127,13 @@ class Signatures:
         digest = _sha256(request.pdf)
         claims = check_intent(request.intent, contract_id=request.contract_id, document_sha256=digest,
                               signer_id=signer.signer_id, subject_id=signer.subject_id, now=self._clock())
-        earlier = self._earlier(claims.token_id, request.contract_id, digest)
+        earlier = self.earlier(claims.token_id, request.contract_id, digest)
         if earlier is not None:
             return earlier
         subject = certificate_subject(signer)
         self.refuse_revoked(request.pdf)
         kind = AppearanceKind.COMPANY_SEAL if signer.kind == ORG else AppearanceKind.PERSONAL_SEAL
-        shown = self._appearance(request, kind)
+        shown = self.appearance(request, kind)
         appearances = [pades.Appearance(shown.png, p)
                        for p in placements(request.pdf, request.positions, shown.kind, shown.pixels)]
         riding = None
@@ -153,7 +153,7 @@ class Signatures:
             result = SignedDocument(signed.pdf, _sha256(signed.pdf), field_name,
                                     format(material.cert.serial_number, "x"), signed.signing_time,
                                     signed.timestamp_time)
-            kept = self._keep("SIGNATURE", request.contract_id, signer.signer_id, claims, digest, result, {
+            kept = self.keep("SIGNATURE", request.contract_id, signer.signer_id, claims.token_id, digest, result, {
                 "intent": claims.to_json(),
                 "signer": {"signerId": signer.signer_id, "kind": signer.kind, "name": signer.name,
                            "subjectId": signer.subject_id, "idType": signer.subject.id_type},
@@ -178,7 +178,7 @@ class Signatures:
         if request.intent is not None:
             claims = check_intent(request.intent, contract_id=request.contract_id, document_sha256=digest,
                                   signer_id=signer.signer_id, subject_id=signer.subject_id, now=self._clock())
-            earlier = self._earlier(claims.token_id, request.contract_id, digest)
+            earlier = self.earlier(claims.token_id, request.contract_id, digest)
             if earlier is not None:
                 return earlier
         self.refuse_revoked(request.pdf)
@@ -193,7 +193,8 @@ class Signatures:
         )
         result = SignedDocument(lock.pdf, _sha256(lock.pdf), field_name, format(material.cert.serial_number, "x"),
                                 lock.signing_time, lock.timestamp_time)
-        return self._keep("AGREEMENT", request.contract_id, signer.signer_id, claims, digest, result, {
+        return self.keep("AGREEMENT", request.contract_id, signer.signer_id, claims.token_id if claims else None,
+                         digest, result, {
             "agreement": lock.evidence,
             "client": dict(request.client),
             "intent": claims.to_json() if claims else None,
@@ -239,7 +240,8 @@ class Signatures:
     def _tsa_cert(self) -> x509.Certificate:
         return self._ca.tsa_material().cert
 
-    def _appearance(self, request: SignRequest, kind: AppearanceKind) -> SealChoice:
+    def appearance(self, request: SignRequest, kind: AppearanceKind) -> SealChoice:
+        """The seal or handwriting a signature shows: the chosen one, or the subject's default seal."""
         if request.seal_id and request.handwriting:
             raise invalid("appearance", "give a seal id or a handwriting image, not both")
         if request.seal_id:
@@ -251,7 +253,7 @@ class Signatures:
     def _default_seal(self, signer: Signer, kind: AppearanceKind) -> SealChoice:
         return self._seals.default_for(signer.subject, kind, signer.name, signer.subject_id)
 
-    def _earlier(self, token_id: str, contract_id: str, digest: str) -> SignedDocument | None:
+    def earlier(self, token_id: str, contract_id: str, digest: str) -> SignedDocument | None:
         """What this intent token already made of this document, if anything."""
         record = self._evidence.find(token_id, contract_id, digest)
         if record is None:
@@ -268,13 +270,13 @@ class Signatures:
         with contextlib.suppress(Exception):
             self._ca.revoke(material.cert.serial_number, pki.RevocationReason.SUPERSEDED)
 
-    def _keep(self, kind: str, contract_id: str, signer_id: str, claims: IntentClaims | None, before: str,
-              result: SignedDocument, details: dict[str, object]) -> SignedDocument:
+    def keep(self, kind: str, contract_id: str, signer_id: str, token_id: str | None, before: str,
+             result: SignedDocument, details: dict[str, object]) -> SignedDocument:
         """Store the signed PDF and its evidence; a request that lost a race gets the winner's result."""
         self._blobs.put(result.pdf)
-        if self._record(kind, contract_id, signer_id, claims.token_id if claims else None, before, result, details):
+        if self._record(kind, contract_id, signer_id, token_id, before, result, details):
             return result
-        earlier = self._earlier(claims.token_id, contract_id, before) if claims else None
+        earlier = self.earlier(token_id, contract_id, before) if token_id else None
         if earlier is None:
             raise Aborted("a concurrent signing of this document was recorded first: retry")
         return earlier

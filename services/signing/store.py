@@ -1,4 +1,5 @@
-"""The signing service's tables and queries: issued certificates, seals, evidence records.
+"""The signing service's tables and queries: issued certificates, seals, evidence records,
+client-side signing preparations.
 
 ``SqlCertificateRegistry`` is the registry the platform CA writes every certificate to and
 builds CRLs and OCSP answers from (``pki.CertificateRegistry``): with several replicas the
@@ -56,6 +57,7 @@ class CertificateRow(SigningBase):
         sa.Index("ix_certificates_issuer_status", "issuer", "status"),
         sa.Index("ix_certificates_subject", "subject_id", "issued_at"),
         sa.Index("ix_certificates_issued", "issued_at", "serial"),
+        sa.Index("ix_certificates_name", "subject_name", "issued_at"),
     )
 
 
@@ -109,6 +111,36 @@ class EvidenceRow(SigningBase):
         sa.UniqueConstraint("intent_token_id", "contract_id", "document_sha256", name="uq_evidence_intent_document"),
         sa.Index("ix_evidence_contract", "contract_id", "created_at"),
     )
+
+
+class PreparationRow(SigningBase):
+    """A client-side signing waiting for the signer's signature value (see client_signing)."""
+
+    __tablename__ = "preparations"
+
+    preparation_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    app_id: Mapped[str] = mapped_column(sa.String(64))
+    contract_id: Mapped[str] = mapped_column(sa.String(64))
+    signer_id: Mapped[str] = mapped_column(sa.String(64))
+    intent_token_id: Mapped[str] = mapped_column(sa.String(64))
+    document_sha256: Mapped[str] = mapped_column(sa.String(64))
+    field_name: Mapped[str] = mapped_column(sa.String(128))
+    certificate_serial: Mapped[str] = mapped_column(sa.String(64))
+    certificate_chain: Mapped[str] = mapped_column(sa.Text)  # PEM, signer's certificate first
+    prepared_pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)  # emptied once completed
+    document_digest: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    region_start: Mapped[int] = mapped_column(sa.BigInteger)
+    region_end: Mapped[int] = mapped_column(sa.BigInteger)
+    signed_attrs: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    signing_time: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    details_json: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(16))  # PREPARED or COMPLETED
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)
+    signed_sha256: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+    __table_args__ = (sa.Index("ix_preparations_expires", "expires_at"),)
 
 
 def _now() -> dt.datetime:
@@ -241,10 +273,12 @@ class SqlCertificateRegistry:
             return _entry(row)
 
     def list(self, *, subject_id: str | None, include_inactive: bool, size: int,
-             token: str | None) -> tuple[list[CertificateEntry], str | None]:
+             token: str | None, subject_name: str | None = None) -> tuple[list[CertificateEntry], str | None]:
         query = sa.select(CertificateRow)
         if subject_id:
             query = query.where(CertificateRow.subject_id == subject_id)
+        if subject_name:
+            query = query.where(CertificateRow.subject_name == subject_name[:200])
         if not include_inactive:
             query = query.where(CertificateRow.status == CertStatus.GOOD.value, CertificateRow.not_after > _now())
         if token:
@@ -394,3 +428,71 @@ class EvidenceStore:
 def _evidence(row: EvidenceRow) -> EvidenceRecord:
     record = EvidenceRecord(**{c.name: getattr(row, c.name) for c in EvidenceRow.__table__.columns})
     return replace(record, created_at=_utc(record.created_at))
+
+
+# ------------------------------------------------------------ preparations
+
+
+PREPARED = "PREPARED"
+COMPLETED = "COMPLETED"
+
+
+@dataclass(frozen=True)
+class PreparationRecord:
+    preparation_id: str
+    app_id: str
+    contract_id: str
+    signer_id: str
+    intent_token_id: str
+    document_sha256: str
+    field_name: str
+    certificate_serial: str
+    certificate_chain: str
+    prepared_pdf: bytes
+    document_digest: bytes
+    region_start: int
+    region_end: int
+    signed_attrs: bytes
+    signing_time: dt.datetime
+    details_json: str
+    state: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    completed_at: dt.datetime | None = None
+    signed_sha256: str | None = None
+
+
+class PreparationStore:
+    def __init__(self, sessions: sessionmaker):
+        self._sessions = sessions
+
+    def add(self, record: PreparationRecord) -> None:
+        with self._sessions.begin() as session:
+            session.add(PreparationRow(**asdict(record)))
+
+    def get(self, preparation_id: str) -> PreparationRecord | None:
+        with self._sessions() as session:
+            row = session.get(PreparationRow, preparation_id)
+            if row is None:
+                return None
+            record = PreparationRecord(**{c.name: getattr(row, c.name) for c in PreparationRow.__table__.columns})
+        return replace(record, signing_time=_utc(record.signing_time), created_at=_utc(record.created_at),
+                       expires_at=_utc(record.expires_at), completed_at=_utc(record.completed_at))
+
+    def complete(self, preparation_id: str, signed_sha256: str, when: dt.datetime) -> bool:
+        """Mark a prepared (unexpired) signing completed; False when another request did first.
+        The prepared document is dropped: only the signed one is kept."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                sa.update(PreparationRow)
+                .where(PreparationRow.preparation_id == preparation_id, PreparationRow.state == PREPARED,
+                       PreparationRow.expires_at > when)
+                .values(state=COMPLETED, completed_at=when, signed_sha256=signed_sha256, prepared_pdf=b"")
+            )
+            return result.rowcount == 1
+
+    def purge(self, before: dt.datetime) -> int:
+        """Delete preparations that expired before ``before`` (completed or not)."""
+        with self._sessions.begin() as session:
+            result = session.execute(sa.delete(PreparationRow).where(PreparationRow.expires_at < before))
+            return result.rowcount

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -51,7 +52,8 @@ def _ok(reply) -> dict:
 
 @pytest.fixture(scope="module")
 def platform(run_id, use_postgres, tmp_path_factory):
-    own = make_platform_env(tmp_path_factory.mktemp("contract-e2e-var"), run_id + "cf", use_postgres)
+    # A namespace per instance: other modules reuse this fixture with their own var dir and master key.
+    own = make_platform_env(tmp_path_factory.mktemp("contract-e2e-var"), run_id + "cf" + secrets.token_hex(2), use_postgres)
     env = {**os.environ, **own}
     out = open(Path(env["ECONTRACT_VAR_DIR"]) / "up.out", "w+")
     process = subprocess.Popen([sys.executable, "-m", "core.cli", "up"], cwd=ROOT, env=env, stdout=out,

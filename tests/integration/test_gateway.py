@@ -1,4 +1,5 @@
 """The gateway against the real mesh: authentication, errors, transcoding, health."""
+import json
 import time
 
 import httpx
@@ -85,10 +86,18 @@ def test_missing_scope_is_403(mesh, apps):
     assert "template:review" in _status(reply)["message"]
 
 
-def test_unimplemented_rpc_is_501(client):
-    # client-side signing belongs to a later stage and answers UNIMPLEMENTED until then
+def test_unimplemented_is_501():
+    # Every RPC is implemented now (client-side signing was the last); the mapping still holds.
+    from core.errors import Unimplemented
+    from gateway.errors import domain_error_response
+
+    reply = domain_error_response(Unimplemented("not here"))
+    assert reply.status_code == 501 and json.loads(reply.body)["code"] == 12
+
+
+def test_client_side_signing_checks_its_input(client):
     reply = client.post("/v1/contracts/ct_x:prepareSign", {"signerId": "sg_x"})
-    assert reply.status_code == 501 and _status(reply)["code"] == 12
+    assert reply.status_code == 400 and _status(reply)["code"] == 3
 
 
 def test_unknown_route_is_404(client):

@@ -104,7 +104,8 @@ def test_the_issuing_ca_is_not_revoked_from_the_console(mesh, signing_rpc):
     assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_client_side_signing_is_not_there_yet(signing_rpc):
+def test_client_side_signing_needs_a_document(signing_rpc):
+    # Implemented in issue 10 (tests/integration/client_signing); an empty request is bad input.
     with pytest.raises(grpc.RpcError) as failure:
         signing_rpc.PrepareSignature(pb.PrepareSignatureRequest())
-    assert failure.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT

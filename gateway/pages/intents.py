@@ -1,0 +1,51 @@
+"""Intent verification from the page: identity sends the code (or prepares the face
+check) and, once confirmed, issues the intent token the page keeps in its session."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.pages.rpc import Client, Rpc
+from gateway.pages.sessions import Challenge
+
+
+@dataclass(frozen=True)
+class IntentToken:
+    token: str
+    expires_at: float
+
+
+def _seconds(message, field: str) -> float:
+    """A timestamp field as Unix seconds (0 when unset)."""
+    return getattr(message, field).ToNanoseconds() / 1e9 if message.HasField(field) else 0.0
+
+
+async def start(rpc: Rpc, app_id: str, signer_id: str, contract_ids: list[str], method: str, client: Client) -> Challenge:
+    from econtract.common.v1 import common_pb2
+    from econtract.identity.v1 import identity_pb2
+
+    request = identity_pb2.CreateIntentRequest(signer_id=signer_id, contract_ids=contract_ids,
+                                               method=common_pb2.IntentMethod.Value(method))
+    reply = await rpc.call("identity", "CreateIntent", request, identity_pb2.CreateIntentResponse, client=client,
+                           app_id=app_id, idempotent=False)
+    return Challenge(reply.challenge_id, method, reply.recipient, _seconds(reply, "expire_time"),
+                     _seconds(reply, "resend_time"), reply.face_url)
+
+
+async def resend(rpc: Rpc, app_id: str, challenge: Challenge, client: Client) -> Challenge:
+    from econtract.identity.v1 import identity_pb2
+
+    request = identity_pb2.ResendIntentRequest(challenge_id=challenge.challenge_id)
+    reply = await rpc.call("identity", "ResendIntent", request, identity_pb2.ResendIntentResponse, client=client,
+                           app_id=app_id, idempotent=False)
+    return Challenge(challenge.challenge_id, challenge.method, reply.recipient or challenge.recipient,
+                     _seconds(reply, "expire_time"), _seconds(reply, "resend_time"))
+
+
+async def confirm(rpc: Rpc, app_id: str, challenge: Challenge, client: Client, *, code: str = "",
+                  face: bytes = b"") -> IntentToken:
+    from econtract.identity.v1 import identity_pb2
+
+    request = identity_pb2.ConfirmIntentRequest(challenge_id=challenge.challenge_id, code=code, face_result=face)
+    reply = await rpc.call("identity", "ConfirmIntent", request, identity_pb2.ConfirmIntentResponse, client=client,
+                           app_id=app_id, idempotent=False)
+    return IntentToken(reply.intent_token, _seconds(reply, "expire_time"))

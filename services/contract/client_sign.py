@@ -1,0 +1,203 @@
+"""Client-side signing of a contract (``:prepareSign`` / ``:completeSign``): the signer's
+own key signs, through the signing service's PrepareSignature and CompleteSignature.
+
+Prepare is SignContract up to the signature: the same checks (open contract, E_SIGN
+signer, their turn), the intent token consumed for this contract and recorded, then the
+signing service prepares the document and hands back the bytes to sign. Complete reads
+what the preparation was made for (GetPreparation), checks the contract still waits for
+that signer on that very document revision (another signature in between makes the
+preparation stale), has the signature embedded, and records it exactly as SignContract
+does: a new document revision, ``signer.signed``, webhooks, completion and B-LTA.
+
+One document per preparation: a client signature covers the digest of one document, so
+contracts with attachments are signed with ``:sign``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import grpc
+from sqlalchemy.orm import sessionmaker
+
+from core.errors import FailedPrecondition, NotFound, invalid
+from core.rpc.client import Peers
+from services.contract import audit, states
+from services.contract.identity_client import Identity, IntentClaims
+from services.contract.lifecycle import Lifecycle, _as_confirmed, placement_for
+from services.contract.model import Actor, Contract, Document, Placement, Signer, SignMode
+from services.contract.peer_errors import peer_error
+from services.contract.signing_client import (
+    SIGN_TIMEOUT,
+    Appearance,
+    SignedPdf,
+    Signing,
+    _checked,
+    _claims,
+    _identity,
+    check_handwriting,
+)
+from services.contract.times import as_utc, utcnow
+
+MAX_CHAIN_ENTRIES = 10
+
+
+@dataclass(frozen=True)
+class Prepared:
+    preparation_id: str
+    to_be_signed: bytes
+    digest: bytes
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PreparationInfo:
+    preparation_id: str
+    contract_id: str
+    signer_id: str
+    document_sha256: str
+    certificate_serial: str
+    state: str  # PREPARED, COMPLETED or EXPIRED
+
+
+class Preparations:
+    """The signing service's client-side signing calls (protobuf stays in this class)."""
+
+    def __init__(self, peers: Peers):
+        self._peers = peers
+
+    def _stub(self):
+        from econtract.signing.v1 import signing_pb2_grpc
+
+        return signing_pb2_grpc.SigningServiceStub(self._peers.channel("signing"))
+
+    def prepare(self, pdf_ref: str, signer: Signer, claims: IntentClaims, chain: list[str], appearance: Appearance,
+                placement: Placement, *, contract_id: str, field_name: str, reason: str) -> Prepared:
+        from econtract.common.v1 import common_pb2
+        from econtract.signing.v1 import signing_pb2
+
+        request = signing_pb2.PrepareSignatureRequest(
+            pdf=common_pb2.FileData(blob_ref=pdf_ref), signer=_identity(signer), intent=_claims(claims),
+            certificate_chain=chain,
+            positions=[common_pb2.SignaturePosition(keyword=p.keyword, page=p.page, x=p.x, y=p.y, width=p.width,
+                                                    height=p.height) for p in placement.positions],
+            field_name=field_name, reason=reason, contract_id=contract_id,
+        )
+        if appearance.seal_id:
+            request.seal_id = appearance.seal_id
+        elif appearance.handwriting:
+            request.handwriting_image = appearance.handwriting
+        try:
+            # Not retried: the intent token behind it is spent, and a retry would only prepare twice.
+            reply = self._peers.call(self._stub().PrepareSignature, request, timeout=SIGN_TIMEOUT, idempotent=False)
+        except grpc.RpcError as exc:
+            raise peer_error(exc, "signing", f"preparing the signature of signer {signer.signer_id}",
+                             rename=_rename) from None
+        return Prepared(reply.preparation_id, reply.to_be_signed, reply.digest,
+                        as_utc(reply.expire_time.ToDatetime()))
+
+    def get(self, preparation_id: str) -> PreparationInfo:
+        from econtract.signing.v1 import signing_pb2
+
+        try:
+            reply = self._peers.call(self._stub().GetPreparation,
+                                     signing_pb2.GetPreparationRequest(preparation_id=preparation_id))
+        except grpc.RpcError as exc:
+            raise peer_error(exc, "signing", "reading the preparation", rename=_rename) from None
+        state = signing_pb2.GetPreparationResponse.State.Name(reply.state).removeprefix("STATE_")
+        return PreparationInfo(reply.preparation_id, reply.contract_id, reply.signer_id, reply.document_sha256,
+                               reply.certificate_serial, state)
+
+    def complete(self, preparation_id: str, signature: bytes, *, contract_id: str, key: str) -> SignedPdf:
+        from econtract.common.v1 import common_pb2
+        from econtract.signing.v1 import signing_pb2
+
+        request = signing_pb2.CompleteSignatureRequest(preparation_id=preparation_id, signature=signature,
+                                                       contract_id=contract_id, delivery=common_pb2.DELIVERY_BLOB)
+        action = f"completing preparation {preparation_id}"
+        try:
+            reply = self._peers.call(self._stub().CompleteSignature, request, timeout=SIGN_TIMEOUT,
+                                     idempotent=False, idempotency_key=key)
+        except grpc.RpcError as exc:
+            raise peer_error(exc, "signing", action, rename=_rename) from None
+        return _checked(reply, action)
+
+
+def _rename(field: str) -> str:
+    return {"certificate_chain": "certificateChain", "seal_id": "sealId", "handwriting_image": "handwritingImage",
+            "preparation_id": "preparationId"}.get(field, field)
+
+
+class ClientSigning(Lifecycle):
+    """SignContract's rules and recording, with the signature made by the signer's own key."""
+
+    def __init__(self, sessions: sessionmaker, identity: Identity, signing: Signing, preparations: Preparations, *,
+                 clock: Callable[[], datetime] = utcnow):
+        super().__init__(sessions, identity, signing, clock=clock)
+        self._preparations = preparations
+
+    def prepare(self, app_id: str, contract_id: str, signer_id: str, intent_token: str, chain: list[str],
+                appearance: Appearance, actor: Actor) -> Prepared:
+        if not signer_id:
+            raise invalid("signerId", "is required")
+        if not intent_token:
+            raise invalid("intentToken", "is required: confirm the intent first (POST /v1/intents)")
+        if not chain or not any(entry.strip() for entry in chain):
+            raise invalid("certificateChain", "is required: the signer's certificate (PEM) first, then its CAs")
+        if len(chain) > MAX_CHAIN_ENTRIES:
+            raise invalid("certificateChain", f"at most {MAX_CHAIN_ENTRIES} entries")
+        if appearance.handwriting:
+            check_handwriting(appearance.handwriting)
+        contract, signer = self._load(app_id, contract_id, signer_id)
+        assert signer is not None
+        self._ensure_open(contract)
+        states.ensure_can_sign(contract, signer, SignMode.E_SIGN)
+        document = _single_document(contract)
+        claims = self._identity.consume_intent(intent_token, signer_id, contract.contract_id, contract.document_hashes)
+        actor = actor.as_signer(signer.signer_id)
+        self._record_intent(contract, signer, claims, actor)
+        prepared = self._preparations.prepare(
+            document.blob_ref, _as_confirmed(signer, claims), claims, chain, appearance,
+            placement_for(contract, document, signer), contract_id=contract.contract_id,
+            field_name=f"sig_{signer.signer_id}", reason=f"{signer.role}: {contract.title}")
+        with self._sessions.begin() as session:
+            audit.append(session, contract.contract_id, "signature.prepared", actor, signer_id=signer.signer_id,
+                         details={"preparationId": prepared.preparation_id, "documentId": document.document_id,
+                                  "revision": document.revision, "expireTime": prepared.expires_at.isoformat()},
+                         now=self._clock())
+        return prepared
+
+    def complete(self, app_id: str, contract_id: str, preparation_id: str, signature: bytes,
+                 actor: Actor) -> Contract:
+        if not preparation_id:
+            raise invalid("preparationId", "is required")
+        if not signature:
+            raise invalid("signature", "is required: the signature over toBeSigned")
+        contract, _ = self._load(app_id, contract_id)
+        self._ensure_open(contract)
+        info = self._preparations.get(preparation_id)
+        if info.contract_id != contract.contract_id:
+            raise NotFound(f"preparation {preparation_id} not found for contract {contract.contract_id}")
+        contract, signer = self._load(app_id, contract_id, info.signer_id)  # combined signing: the same person
+        assert signer is not None
+        states.ensure_can_sign(contract, signer, SignMode.E_SIGN)  # a replay after success stops here
+        document = _single_document(contract)
+        if document.sha256 != info.document_sha256:
+            raise FailedPrecondition(
+                f"preparation {preparation_id} was made for an earlier revision of the document, which has "
+                "changed since: prepare the signature again")
+        signed = self._preparations.complete(
+            preparation_id, signature, contract_id=contract.contract_id,
+            key=f"{contract.contract_id}:{document.document_id}:{document.revision}:{preparation_id}")
+        actor = actor.as_signer(signer.signer_id)
+        details = {"clientSide": True, "preparationId": preparation_id, "certificates": [signed.certificate_serial]}
+        return self._record_signature(contract, signer, [signed], "signed", "signer.signed", details, actor)
+
+
+def _single_document(contract: Contract) -> Document:
+    if len(contract.documents) != 1:
+        raise FailedPrecondition(
+            f"contract {contract.contract_id} has {len(contract.documents)} documents; a client-side signature "
+            "covers one document: sign it with :sign")
+    return contract.documents[0]

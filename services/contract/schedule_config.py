@@ -1,0 +1,79 @@
+"""Typed configuration of the contract service's scheduled work and evidence log.
+
+| variable | default | meaning |
+|---|---|---|
+| ``CONTRACT_SCHEDULER_TICK_SECONDS`` | ``1`` | how often each replica checks whether a job is due |
+| ``CONTRACT_SCHEDULER_LEASE_SECONDS`` | ``300`` | how long a replica holds a job it runs; one that died frees it after this |
+| ``CONTRACT_REMINDER_SECONDS`` | ``86400`` | time between reminders to a signer whose turn it is (the first comes this long after the turn starts) |
+| ``CONTRACT_REMINDER_MAX`` | ``3`` | most reminders per signer and contract |
+| ``CONTRACT_NOTICE_POLL_SECONDS`` | ``2`` | how often due reminders and expiry notices are looked for and sent |
+| ``CONTRACT_NOTICE_TIMEZONE`` | ``Asia/Shanghai`` | time zone of the times written in notices |
+| ``CONTRACT_DELEGATION_SECONDS`` | ``10`` | how often contracts are looked for that a signing grant signs |
+| ``CONTRACT_EVIDENCE_LOG_SECONDS`` | ``10`` | how often completed contracts are appended to the evidence log |
+| ``CONTRACT_EVIDENCE_STH_SECONDS`` | ``60`` | how often a signed tree head is issued (when the log grew) and pushed to the ledger |
+| ``CONTRACT_EVIDENCE_LOG_ID`` | ``econtract-evidence-log`` | name of the log in its signed tree heads |
+| ``CONTRACT_EVIDENCE_LEDGER_FILE`` | ``$ECONTRACT_VAR_DIR/evidence/ledger.jsonl`` | the file tree heads are pushed to (``none``: nowhere) |
+| ``CONTRACT_CERTIFICATE_FONT`` | ``/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc`` | CJK font of the certificate of completion (of a collection, its Simplified Chinese face) |
+
+A bad value fails at start-up with a ``SettingsError`` naming the variable.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.settings import SettingsError
+from services.contract.config import _number
+
+DEFAULT_FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    tick_seconds: float = 1.0
+    lease_seconds: float = 300.0
+    reminder_seconds: float = 86400.0
+    reminder_max: int = 3
+    notice_poll_seconds: float = 2.0
+    notice_timezone: str = "Asia/Shanghai"
+    delegation_seconds: float = 10.0
+    evidence_log_seconds: float = 10.0
+    evidence_sth_seconds: float = 60.0
+    evidence_log_id: str = "econtract-evidence-log"
+    ledger_file: Path | None = None
+    certificate_font: Path = Path(DEFAULT_FONT)
+
+
+def load_schedule_config(var_dir: Path, env: Mapping[str, str] | None = None) -> ScheduleConfig:
+    env = os.environ if env is None else env
+    timezone = (env.get("CONTRACT_NOTICE_TIMEZONE") or "Asia/Shanghai").strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"CONTRACT_NOTICE_TIMEZONE={timezone!r} is not a known time zone") from None
+    ledger_raw = (env.get("CONTRACT_EVIDENCE_LEDGER_FILE") or "").strip()
+    ledger = None if ledger_raw.lower() == "none" else Path(ledger_raw or var_dir / "evidence" / "ledger.jsonl")
+    font = Path((env.get("CONTRACT_CERTIFICATE_FONT") or DEFAULT_FONT).strip())
+    log_id = (env.get("CONTRACT_EVIDENCE_LOG_ID") or "econtract-evidence-log").strip()
+    if not log_id.isascii() or len(log_id) > 100:
+        raise SettingsError(f"CONTRACT_EVIDENCE_LOG_ID={log_id!r} must be ASCII, at most 100 characters")
+    reminder_max = _number(env, "CONTRACT_REMINDER_MAX", 3)
+    if reminder_max != int(reminder_max):
+        raise SettingsError(f"CONTRACT_REMINDER_MAX={reminder_max!r} must be a whole number")
+    return ScheduleConfig(
+        tick_seconds=_number(env, "CONTRACT_SCHEDULER_TICK_SECONDS", 1.0),
+        lease_seconds=_number(env, "CONTRACT_SCHEDULER_LEASE_SECONDS", 300.0),
+        reminder_seconds=_number(env, "CONTRACT_REMINDER_SECONDS", 86400.0),
+        reminder_max=int(reminder_max),
+        notice_poll_seconds=_number(env, "CONTRACT_NOTICE_POLL_SECONDS", 2.0),
+        notice_timezone=timezone,
+        delegation_seconds=_number(env, "CONTRACT_DELEGATION_SECONDS", 10.0),
+        evidence_log_seconds=_number(env, "CONTRACT_EVIDENCE_LOG_SECONDS", 10.0),
+        evidence_sth_seconds=_number(env, "CONTRACT_EVIDENCE_STH_SECONDS", 60.0),
+        evidence_log_id=log_id,
+        ledger_file=ledger,
+        certificate_font=font,
+    )
