@@ -18,8 +18,10 @@ from starlette.staticfiles import StaticFiles
 from core.rpc.client import AsyncPeers
 from core.settings import Settings
 from gateway.console import (
+    anchor_pages,
     app_pages,
     auth_pages,
+    certificate_pages,
     contract_pages,
     dictionary_pages,
     seal_pages,
@@ -30,7 +32,7 @@ from gateway.console.config import load_console_config
 from gateway.console.headers import SecurityHeaders
 from gateway.console.pages import STATIC, Pages
 from gateway.console.pipeline import PREFIX, Parts, endpoint
-from gateway.console.roles import ADMIN_SCOPE
+from gateway.console.roles import ADMIN_SCOPE, CERTIFICATES_SCOPE
 from gateway.console.sessions import SessionStore
 from gateway.console.throttle import Limits, LoginThrottle
 from gateway.console.users import Users, ensure_dev_admin
@@ -118,6 +120,13 @@ class Console:
             page("/apps/{app_id}/access", a.update_access, POST, scope=ADMIN_SCOPE),
             page("/apps/{app_id}/settings", a.update_settings, POST, scope=ADMIN_SCOPE),
             page("/apps/{app_id}/rotate", a.rotate_secret, POST, scope=ADMIN_SCOPE),
+            page("/apps/{app_id}/anchors", anchor_pages.add_anchors, POST, scope=ADMIN_SCOPE, action="anchors"),
+            page("/apps/{app_id}/anchors/remove", anchor_pages.remove_anchor, POST, scope=ADMIN_SCOPE,
+                 action="anchors"),
+            page("/certificates", certificate_pages.list_certificates, scope=CERTIFICATES_SCOPE,
+                 action="certificates"),
+            page("/certificates/{serial}/revoke", certificate_pages.revoke_certificate, POST, scope=ADMIN_SCOPE,
+                 action="certificates"),
             page("/dictionaries", dictionary_pages.show_dictionaries, scope="template:read"),
             page("/dictionaries/groups", dictionary_pages.create_group, POST, scope="template:write"),
             page("/users", user_pages.list_users, scope=ADMIN_SCOPE),

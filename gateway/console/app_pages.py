@@ -1,26 +1,26 @@
 """Business lines (apps): list, create, access, signing-page and intent settings, webhook URL,
-secret rotation (the new secret is shown once), and the webhook delivery log."""
+secret rotation (the new secret is shown once), trust anchors, and the webhook delivery log."""
 from __future__ import annotations
 
 from urllib.parse import quote
 
-import grpc
-from google.protobuf import field_mask_pb2, json_format
+from google.protobuf import field_mask_pb2
 from starlette.responses import Response
 
 from core.errors import invalid
 from econtract.common.v1 import common_pb2
+from econtract.contract.v1 import contract_pb2
 from econtract.identity.v1 import identity_pb2 as pb
+from gateway.console.anchor_pages import anchors_of
 from gateway.console.display import enum_name
 from gateway.console.pipeline import PREFIX, Ctx
 from gateway.console.roles import api_scopes
-from gateway.console.rpc import input_type, offers
 
 METHODS = ("SMS", "EMAIL", "FACE")
 REDIRECT_MODES = ("NONE", "IMMEDIATE", "DELAYED")
 # A new business line may do what business lines normally do; reviewing and the dev outbox are granted on purpose.
 UNCHECKED_SCOPES = ("template:review", "dev:outbox")
-DELIVERY_LOG = "ListWebhookDeliveries"
+DELIVERIES_PAGE = 50
 
 
 def _app_id(ctx: Ctx) -> str:
@@ -49,9 +49,13 @@ async def create_app(ctx: Ctx) -> Response:
 
 async def show_app(ctx: Ctx) -> Response:
     reply = await ctx.rpc.call("identity", "GetApp", pb.GetAppRequest(app_id=_app_id(ctx)))
-    deliveries = await _deliveries(ctx, reply.app.app_id)
+    request = contract_pb2.ListWebhookDeliveriesRequest(app_id=reply.app.app_id, page_size=DELIVERIES_PAGE,
+                                                        page_token=ctx.query("page"))
+    deliveries = await ctx.rpc.call("contract", "ListWebhookDeliveries", request)
     return ctx.render("app.html", app=reply.app, scopes=api_scopes(), methods=METHODS, redirect_modes=REDIRECT_MODES,
-                      deliveries=deliveries, enum_name=enum_name, method_names=_method_names,
+                      anchors=anchors_of(reply.app.trust_anchors), deliveries=deliveries.deliveries,
+                      next_page=deliveries.next_page_token, delivery_state=_delivery_state,
+                      enum_name=enum_name, method_names=_method_names,
                       redirect_options=[(m, ctx.t.enum("redirect", m)) for m in REDIRECT_MODES])
 
 
@@ -59,23 +63,9 @@ def _method_names(methods) -> list[str]:
     return [common_pb2.IntentMethod.Name(m) for m in methods]
 
 
-async def _deliveries(ctx: Ctx, app_id: str) -> dict | None:
-    """The webhook delivery log, once the contract service offers it (None until then)."""
-    if not offers("contract", DELIVERY_LOG):
-        return None
-    request_type = input_type("contract", DELIVERY_LOG)
-    fields = request_type.DESCRIPTOR.fields_by_name
-    request = request_type(**{k: v for k, v in (("app_id", app_id), ("page_size", 50)) if k in fields})
-    try:
-        reply = await ctx.rpc.call("contract", DELIVERY_LOG, request)
-    except grpc.RpcError as exc:
-        if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-            raise
-        return None
-    listed = [f for f in reply.DESCRIPTOR.fields if f.label == f.LABEL_REPEATED and f.message_type]
-    rows = [json_format.MessageToDict(item) for f in listed[:1] for item in getattr(reply, f.name)]
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    return {"columns": columns, "rows": rows}
+def _delivery_state(delivery: contract_pb2.WebhookDelivery) -> str:
+    """``PENDING``, ``DELIVERED``, ``FAILED`` or ``SKIPPED``."""
+    return contract_pb2.WebhookDelivery.State.Name(delivery.state).removeprefix("STATE_")
 
 
 async def update_access(ctx: Ctx) -> Response:

@@ -15,10 +15,12 @@ REVIEWER = "reviewer"
 ADMIN = "admin"
 ROLES = (OPERATOR, REVIEWER, ADMIN)
 ADMIN_SCOPE = "admin"
+# Console-only: seeing the certificates the platform CA issued (revoking them is ADMIN_SCOPE).
+CERTIFICATES_SCOPE = "console:certificates"
 
 _FIXED = {
     OPERATOR: ("template:read", "template:write", "contract:read", "contract:write", "seal:read", "seal:write"),
-    REVIEWER: ("template:read", "template:review", "contract:read"),
+    REVIEWER: ("template:read", "template:review", "contract:read", CERTIFICATES_SCOPE),
 }
 
 
@@ -32,7 +34,7 @@ def api_scopes() -> tuple[str, ...]:
 
 def scopes_of(role: str) -> tuple[str, ...]:
     if role == ADMIN:
-        return (*api_scopes(), ADMIN_SCOPE)
+        return (*api_scopes(), ADMIN_SCOPE, CERTIFICATES_SCOPE)
     return _FIXED[role]
 
 

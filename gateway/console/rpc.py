@@ -25,15 +25,6 @@ def _method(service: str, name: str):
     return described.methods_by_name.get(name)
 
 
-def offers(service: str, name: str) -> bool:
-    """Whether the generated code knows the RPC (some arrive in later releases)."""
-    return _method(service, name) is not None
-
-
-def input_type(service: str, name: str):
-    return message_factory.GetMessageClass(_method(service, name).input_type)
-
-
 class ConsoleRpc:
     def __init__(self, peers: AsyncPeers, user: User, client_ip: str, user_agent: str):
         self._peers = peers

@@ -1,8 +1,9 @@
 """Opening a page session from a link, and preparing it.
 
 Resolving spends the link, so the session is saved (and its cookie set) right after; what
-the pages need next (the business line's settings, the contracts signed together) is
-filled in by ``prepare``, which a later visit repeats if a service failed the first time.
+the pages need next (the business line's settings with the contract template's override
+over them, the contracts signed together) is filled in by ``prepare``, which a later visit
+repeats if a service failed the first time.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from gateway.pages.page_config import page_config
 from gateway.pages.parts import Parts
 from gateway.pages.rpc import Client
 from gateway.pages.sessions import PageSession, digest
-from gateway.pages.signing_state import app_settings, signed_together
+from gateway.pages.signing_state import app_settings, signed_together, template_page
 
 
 def new_session(parts: Parts, token: str, link: Link, lang: str) -> PageSession:
@@ -34,6 +35,8 @@ async def prepare(parts: Parts, session: PageSession, client: Client) -> None:
     settings = await app_settings(parts.rpc, session.app_id, client)
     link = Link(session.contract_id, session.signer_id, session.app_id, session.source, session.scene,
                 session.redirect_url)
-    session.sign_mode, session.contract_ids = await signed_together(parts.rpc, link, client)
-    session.config = page_config(settings.signing_page, session.redirect_url).to_mapping()
+    together = await signed_together(parts.rpc, link, client)
+    override = await template_page(parts.rpc, session.app_id, together.template_id, client)
+    session.sign_mode, session.contract_ids = together.sign_mode, together.contract_ids
+    session.config = page_config(settings.signing_page, session.redirect_url, override).to_mapping()
     session.policy = settings.intent_policy

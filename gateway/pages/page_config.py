@@ -1,12 +1,12 @@
-"""How the signing pages look and behave for one business line (the app's ``signing_page``).
+"""How the signing pages look and behave for one contract: the platform's defaults, under
+the business line's settings (the app's ``signing_page``), under the contract template's
+own override (the template's ``signing_page``), under the link's own redirect URL.
 
-The settings arrive in proto3-JSON form (``signingPage`` of the app). Nothing here trusts
+Both settings arrive in proto3-JSON form with the same field names; the template's carries
+only the fields it sets, so laying it over the app's is a plain merge. Nothing here trusts
 them blindly: a colour that is not ``#rrggbb`` falls back to the platform's, a redirect
 that is not http(s) is dropped, numbers are clamped, so a careless setting can neither
 break the page nor inject into its CSS.
-
-Per-template overrides are not applied: the template service has no page settings to
-offer (its ``Template`` message would need a ``SigningPageConfig`` field).
 """
 from __future__ import annotations
 
@@ -61,8 +61,12 @@ def _clamp(value: Any, high: int) -> int:
         return 0
 
 
-def page_config(signing_page: Mapping[str, Any], link_redirect_url: str = "") -> PageConfig:
-    """The app's settings, with the link's own redirect URL (from ``:signUrl``) taking precedence."""
+def page_config(
+    signing_page: Mapping[str, Any], link_redirect_url: str = "", template_page: Mapping[str, Any] | None = None
+) -> PageConfig:
+    """The app's settings with the template's override over them (each field it sets wins),
+    and the link's own redirect URL (from ``:signUrl``) over both."""
+    signing_page = {**signing_page, **(template_page or {})}
     colour = _COLOUR.match(str(signing_page.get("themeColor", "")))
     url = link_redirect_url or str(signing_page.get("redirectUrl", ""))
     mode_name = str(signing_page.get("redirectMode", ""))

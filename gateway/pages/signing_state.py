@@ -1,5 +1,5 @@
 """What the pages know about a signer and the contracts in front of them, from the
-contract and identity services (protobuf stops here)."""
+contract, identity and template services (protobuf stops here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,6 +46,13 @@ class SigningState:
 
 
 @dataclass(frozen=True)
+class Together:
+    sign_mode: str  # E_SIGN | AGREEMENT
+    contract_ids: list[str]  # the link's contract first
+    template_id: str  # of the link's contract; empty for one made from a file
+
+
+@dataclass(frozen=True)
 class AppSettings:
     signing_page: dict[str, Any]  # proto3 JSON of SigningPageConfig
     intent_policy: dict[str, Any]  # proto3 JSON of IntentPolicy
@@ -85,7 +92,18 @@ async def app_settings(rpc: Rpc, app_id: str, client: Client) -> AppSettings:
                        json_format.MessageToDict(reply.app.intent_policy))
 
 
-async def signed_together(rpc: Rpc, link: Link, client: Client) -> tuple[str, list[str]]:
+async def template_page(rpc: Rpc, app_id: str, template_id: str, client: Client) -> dict[str, Any]:
+    """The template's own signing-page override, proto3 JSON (empty: none, or no template)."""
+    from econtract.template.v1 import template_pb2
+
+    if not template_id:
+        return {}
+    reply = await rpc.call("template", "GetTemplate", template_pb2.GetTemplateRequest(template_id=template_id),
+                           template_pb2.GetTemplateResponse, client=client, app_id=app_id)
+    return json_format.MessageToDict(reply.signing_page) if reply.HasField("signing_page") else {}
+
+
+async def signed_together(rpc: Rpc, link: Link, client: Client) -> Together:
     """The signer's sign mode, and the contracts signed on this page: the link's, then the
     other open ones of its group where the same person (same subject) signs the same way
     and it is their turn (combined signing, one intent verification for all)."""
@@ -96,7 +114,7 @@ async def signed_together(rpc: Rpc, link: Link, client: Client) -> tuple[str, li
     me = next(s for s in contract.signers if s.signer_id == link.signer_id)
     mode = _sign_mode(me.sign_mode)
     if not contract.group_id:
-        return mode, [link.contract_id]
+        return Together(mode, [link.contract_id], contract.template_id)
     listed = await rpc.call(
         "contract", "ListContracts",
         pb.ListContractsRequest(group_id=contract.group_id, status=pb.Contract.SIGNING, signer=me.subject,
@@ -109,9 +127,10 @@ async def signed_together(rpc: Rpc, link: Link, client: Client) -> tuple[str, li
             for s in c.signers)
     ][: MAX_COMBINED - 1]
     if not others:
-        return mode, [link.contract_id]
+        return Together(mode, [link.contract_id], contract.template_id)
     try:
         state = await signing_state(rpc, link.app_id, link.signer_id, [link.contract_id, *others], client)
     except grpc.RpcError:
-        return mode, [link.contract_id]  # one of them closed meanwhile: sign the link's own
-    return mode, [link.contract_id, *(c.contract_id for c in state.contracts[1:] if c.pending and c.turn)]
+        return Together(mode, [link.contract_id], contract.template_id)  # one closed meanwhile: sign the link's own
+    return Together(mode, [link.contract_id, *(c.contract_id for c in state.contracts[1:] if c.pending and c.turn)],
+                    contract.template_id)

@@ -18,6 +18,7 @@ from services.contract.client_sign import ClientSigning, Preparations
 from services.contract.consents import Consents
 from services.contract.create import Creation
 from services.contract.delegation import Grants
+from services.contract.delivery_log import list_deliveries
 from services.contract.evidence_bundle import EvidenceBundles
 from services.contract.evidence_log import EvidenceLog
 from services.contract.identity_client import Identity
@@ -250,3 +251,9 @@ class ContractApi(contract_pb2_grpc.ContractServiceServicer):
             Actor("", who.client_ip, who.user_agent), app_id=who.app_id,
         )
         return pb.RecordSigningConsentResponse(consent_time=messages.timestamp(consented_at))
+
+    def ListWebhookDeliveries(self, request, context):
+        states, next_token = list_deliveries(self.parts.ctx.sessions, _owner(context) or request.app_id.strip(),
+                                             request.page_size, request.page_token)
+        return pb.ListWebhookDeliveriesResponse(deliveries=[messages.delivery_message(s) for s in states],
+                                                next_page_token=next_token)

@@ -25,6 +25,7 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -108,7 +109,8 @@ class _Verifier:
             names = archive.namelist()
             for name in names:
                 self.parts[name] = archive.read(name)  # checks each entry's CRC-32
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+            # A damaged compressed entry fails in zlib before its CRC-32 is checked.
             self.report.failed("bundle", f"the ZIP cannot be read: {exc}")
             raise _Stop from None
         if len(set(names)) != len(names):

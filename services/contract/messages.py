@@ -10,6 +10,7 @@ from econtract.common.v1 import common_pb2
 from econtract.contract.v1 import contract_pb2 as pb
 from services.contract.audit import Event
 from services.contract.create import CreateInput, ExtraInput, SignerInput
+from services.contract.delivery_log import DeliveryState
 from services.contract.model import Contract, ContractStatus, Document, Signer, SubjectRef
 from services.contract.queries import ContractFilter
 from services.contract.signing_client import Appearance, ClientEvidence
@@ -209,4 +210,20 @@ def signing_context_message(context: SigningContext) -> pb.GetSigningContextResp
             for c in context.contracts
         ],
         consent_time=timestamp(context.consented_at),
+    )
+
+
+def delivery_message(state: DeliveryState) -> pb.WebhookDelivery:
+    return pb.WebhookDelivery(
+        event_id=state.event_id,
+        type=state.type,
+        contract_id=state.contract_id,
+        attempt_count=state.attempts,
+        last_status_code=state.last_status_code,
+        last_error=state.last_error,
+        state=pb.WebhookDelivery.State.Value("STATE_" + state.status),
+        next_attempt_time=timestamp(state.next_attempt_at),
+        create_time=timestamp(state.created_at),
+        last_attempt_time=timestamp(state.last_attempt_at),
+        finish_time=timestamp(state.finished_at),
     )

@@ -13,6 +13,7 @@ from services.template.messages import (
     redline_out,
     signer_in,
     signer_out,
+    signing_page_in,
     struct_data,
     template_out,
     version_out,
@@ -132,6 +133,10 @@ class TemplateApi(template_pb2_grpc.TemplateServiceServicer):
     def DisableTemplate(self, request, context):
         template = self.catalog.disable(request.template_id, request.reason)
         return pb.DisableTemplateResponse(template_id=template.template_id, status=template.status)
+
+    def UpdateTemplateSigningPage(self, request, context):
+        template = self.catalog.set_signing_page(request.template_id, signing_page_in(request))
+        return pb.UpdateTemplateSigningPageResponse(template=template_out(template))
 
     def CreateTemplateGroup(self, request, context):
         group = self.catalog.create_group(request.group_id, request.name, request.description)

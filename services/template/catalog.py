@@ -21,6 +21,7 @@ from core.blobs import BlobStore
 from core.errors import Aborted, AlreadyExists, FieldViolation, NotFound, invalid
 from services.template import paging
 from services.template.fields import fields_to_json
+from services.template.page_override import override_to_json, override_violations
 from services.template.records import (
     ACTIVE,
     APPROVED,
@@ -285,6 +286,18 @@ class Catalog:
                 template.status = DISABLED
                 template.disabled_reason = reason
                 template.updated_at = _now()
+            signers = signers_from_json(session.get(VersionRow, (template_id, template.latest_version)).signers_json)
+            return template_record(template, signers)
+
+    def set_signing_page(self, template_id: str, override: dict) -> Template:
+        """Replace the template's signing-page override (proto3 JSON); an empty one removes it."""
+        problems = override_violations(override)
+        if problems:
+            raise refuse(problems)
+        with self._sessions.begin() as session:
+            template = _template_row(session, template_id)
+            template.signing_page_json = override_to_json(override)
+            template.updated_at = _now()
             signers = signers_from_json(session.get(VersionRow, (template_id, template.latest_version)).signers_json)
             return template_record(template, signers)
 

@@ -114,6 +114,11 @@ def version_out(version: Version) -> pb.TemplateVersion:
     return message
 
 
+def signing_page_in(request) -> dict[str, Any]:
+    """The override a request carries, in proto3 JSON (only the fields it sets)."""
+    return json_format.MessageToDict(request.signing_page) if request.HasField("signing_page") else {}
+
+
 def template_out(template: Template) -> pb.Template:
     return pb.Template(
         template_id=template.template_id,
@@ -128,6 +133,9 @@ def template_out(template: Template) -> pb.Template:
         creator=template.creator,
         create_time=timestamp(template.created_at),
         update_time=timestamp(template.updated_at),
+        signing_page=json_format.ParseDict(template.signing_page, pb.SigningPageOverride())
+        if template.signing_page
+        else None,
     )
 
 

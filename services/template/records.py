@@ -1,10 +1,12 @@
 """What the template service's domain hands around: groups, templates, versions."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from services.template.fields import FillField, fields_from_json
+from services.template.page_override import override_from_json
 from services.template.signers import SignerRole, signers_from_json
 from services.template.store import GroupRow, TemplateRow, VersionRow
 
@@ -51,6 +53,7 @@ class Template:
     created_at: datetime
     updated_at: datetime
     signers: tuple[SignerRole, ...]  # of the newest version
+    signing_page: dict[str, Any] = field(default_factory=dict)  # proto3 JSON of SigningPageOverride
 
 
 @dataclass(frozen=True)
@@ -100,4 +103,5 @@ def template_record(row: TemplateRow, signers: tuple[SignerRole, ...]) -> Templa
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         signers=signers,
+        signing_page=override_from_json(row.signing_page_json),
     )

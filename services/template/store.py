@@ -39,6 +39,8 @@ class TemplateRow(TemplateBase):
     # 0 until a version is approved; contracts use this one.
     approved_version: Mapped[int] = mapped_column(sa.Integer, default=0)
     disabled_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    # The template's own signing-page settings (proto3 JSON of SigningPageOverride); NULL = none.
+    signing_page_json: Mapped[str | None] = mapped_column(sa.Text, default=None)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 

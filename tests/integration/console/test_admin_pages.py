@@ -73,14 +73,6 @@ def test_disabling_a_business_line_refuses_its_calls(mesh, console_as, people):
     assert SignedClient(mesh.base_url, app_id, secret).get("/v1/apps/self").status_code == 401
 
 
-def test_the_delivery_log_says_when_it_is_not_available(console_as, people):
-    admin = console_as(people["admin"])
-    app_id, _ = _create_app(admin, "日志-" + secrets.token_hex(3))
-    page = admin.open(f"/console/apps/{app_id}").text
-    assert "回调投递记录" in page
-    assert "暂不可用：合同服务尚未提供回调投递记录。" in page or "还没有投递记录。" in page
-
-
 def test_an_admin_creates_a_user_who_logs_in_with_the_password_shown_once(mesh, console_as, people):
     admin = console_as(people["admin"])
     name = "legal-" + secrets.token_hex(3)

@@ -253,3 +253,12 @@ def test_tree_heads_reach_the_ledger(bundle, replicas):
     wait_until(lambda: ledger.entries(), 20, "a tree head on the ledger")
     sizes = [e["treeSize"] for e in ledger.entries()]
     assert sizes == sorted(set(sizes))  # each tree head once, in order
+
+
+def test_no_damaged_byte_anywhere_crashes_the_verifier(bundle):
+    raw = bundle["zip"]
+    for position in range(0, len(raw), max(1, len(raw) // 400)):
+        damaged = bytearray(raw)
+        damaged[position] ^= 0xFF
+        report = verify_bundle(bytes(damaged))  # a report, never an exception
+        assert report.failures, f"flipping byte {position} went unnoticed"

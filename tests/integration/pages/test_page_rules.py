@@ -39,6 +39,15 @@ def test_the_links_redirect_overrides_the_apps():
     assert (unset.redirect_mode, unset.redirect_delay) == (RedirectMode.DELAYED, 3)
 
 
+
+def test_the_templates_override_wins_field_by_field():
+    app = {"themeColor": "#112233", "showReject": True, "minReadingSeconds": 45, "redirectUrl": "https://app.example/"}
+    config = page_config(app, "", {"showReject": False, "forcedReading": True, "themeColor": "javascript:"})
+    assert (config.show_reject, config.forced_reading, config.min_reading_seconds) == (False, True, 45)
+    assert (config.theme, config.redirect_url) == (DEFAULT_THEME, "https://app.example/")  # sanitised after merging
+    linked = page_config(app, "https://link.example/x", {"redirectUrl": "https://tpl.example/"})
+    assert linked.redirect_url == "https://link.example/x"  # the link's own still wins
+
 def test_the_outcome_travels_in_the_query():
     url = outcome_url("https://biz.example/r?from=sign&status=old#top", "ct_1", "sg_1", "SIGNED")
     assert url == "https://biz.example/r?from=sign&contractId=ct_1&signerId=sg_1&status=SIGNED#top"
