@@ -30,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from core.errors import FailedPrecondition, NotFound, invalid
-from services.contract import audit, paging, records, states, webhooks
+from core import paging
+from services.contract import audit, records, states, webhooks
 from services.contract.delegated_intent import DELEGATION, grant_claims
 from services.contract.identity_client import Identity
 from services.contract.lifecycle import Lifecycle, placement_for

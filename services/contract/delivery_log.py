@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from core.errors import invalid
-from services.contract import paging
+from core import paging
 from services.contract.store import DeliveryRow, OutboxRow
 from services.contract.times import as_utc
 from services.contract.webhooks import PENDING

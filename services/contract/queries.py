@@ -15,7 +15,8 @@ from sqlalchemy.orm import sessionmaker
 
 from core.blobs import BlobStore
 from core.errors import NotFound, invalid
-from services.contract import audit, paging, records
+from core import paging
+from services.contract import audit, records
 from services.contract.identity_client import Identity
 from services.contract.model import Actor, Contract, ContractStatus, DocumentKind, SubjectRef
 from services.contract.store import ContractRow, RevisionRow, SignerRow

@@ -17,10 +17,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import paging
 from core.blobs import BlobStore
 from core.errors import Aborted, AlreadyExists, FieldViolation, NotFound, invalid
-from services.template import paging
 from services.template.fields import fields_to_json
+from services.template.paging import Page
 from services.template.page_override import override_to_json, override_violations
 from services.template.records import (
     ACTIVE,
@@ -226,7 +227,7 @@ class Catalog:
     def read_docx(self, version: Version) -> bytes:
         return self._blobs.get(version.docx_ref)
 
-    def list(self, query: TemplateQuery) -> paging.Page[Template]:
+    def list(self, query: TemplateQuery) -> Page[Template]:
         """Newest first (create time, then id, both descending), filtered, one page."""
         problems = []
         if query.status not in ("", ACTIVE, DISABLED):
@@ -238,8 +239,8 @@ class Catalog:
         if problems:
             raise refuse(problems)
         size = paging.page_size(query.page_size)
-        scope = paging.filters_scope(query.group, query.status, query.review_status, query.name_query)
-        after = paging.decode_token(query.page_token, scope)
+        scope = paging.scope(query.group, query.status, query.review_status, query.name_query)
+        after = paging.decode(query.page_token, scope)
         statement = sa.select(TemplateRow, VersionRow.signers_json).join(
             VersionRow,
             sa.and_(VersionRow.template_id == TemplateRow.template_id, VersionRow.version == TemplateRow.latest_version),
@@ -271,8 +272,8 @@ class Catalog:
         if len(rows) > size:
             last = page[-1][0]
             position = {"t": utc(last.created_at).isoformat(), "id": last.template_id}
-            next_token = paging.encode_token(position, scope)
-        return paging.Page(items, next_token)
+            next_token = paging.encode(position, scope)
+        return Page(items, next_token)
 
     # --- changing ----------------------------------------------------------------------
 
@@ -321,19 +322,19 @@ class Catalog:
             raise AlreadyExists(f"template group {group_id!r} already exists") from None
         return group_record(row)
 
-    def list_groups(self, requested_size: int, page_token: str) -> paging.Page[Group]:
+    def list_groups(self, requested_size: int, page_token: str) -> Page[Group]:
         """Groups by key."""
         size = paging.page_size(requested_size)
-        scope = paging.filters_scope("groups")
-        after = paging.decode_token(page_token, scope)
+        scope = paging.scope("groups")
+        after = paging.decode(page_token, scope)
         statement = sa.select(GroupRow).order_by(GroupRow.group_id).limit(size + 1)
         if after is not None:
             statement = statement.where(GroupRow.group_id > str(after.get("id", "")))
         with self._sessions() as session:
             rows = session.scalars(statement).all()
         page = rows[:size]
-        next_token = paging.encode_token({"id": page[-1].group_id}, scope) if len(rows) > size else ""
-        return paging.Page(tuple(group_record(r) for r in page), next_token)
+        next_token = paging.encode({"id": page[-1].group_id}, scope) if len(rows) > size else ""
+        return Page(tuple(group_record(r) for r in page), next_token)
 
 
 def _template_row(session: Session, template_id: str) -> TemplateRow:

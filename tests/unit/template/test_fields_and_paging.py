@@ -3,7 +3,7 @@ import base64
 import pytest
 
 from core.errors import InvalidArgument
-from services.template import paging
+from core import paging
 from services.template.fields import FillField, fields_from_json, fields_to_json, flatten, sample_data, with_samples
 
 SCHEMA = (
@@ -46,16 +46,16 @@ def test_schema_json_round_trip_and_flatten():
 
 
 def test_page_tokens_continue_only_their_own_list():
-    scope = paging.filters_scope("loans", "", "", "")
-    token = paging.encode_token({"id": "tpl_1"}, scope)
-    assert paging.decode_token(token, scope) == {"id": "tpl_1"}
-    assert paging.decode_token("", scope) is None
+    scope = paging.scope("loans", "", "", "")
+    token = paging.encode({"id": "tpl_1"}, scope)
+    assert paging.decode(token, scope) == {"id": "tpl_1"}
+    assert paging.decode("", scope) is None
     with pytest.raises(InvalidArgument) as other:
-        paging.decode_token(token, paging.filters_scope("cards", "", "", ""))
+        paging.decode(token, paging.scope("cards", "", "", ""))
     assert other.value.violations[0].field == "pageToken"
     for garbage in ("not-a-token", "eyJ4IjoxfQ", "%%%"):
         with pytest.raises(InvalidArgument):
-            paging.decode_token(garbage, scope)
+            paging.decode(garbage, scope)
 
 
 def test_page_size_defaults_and_caps():

@@ -1,4 +1,4 @@
-"""Cursor pagination: opaque page tokens bound to the list (and filters) they came from."""
+"""Cursor pagination shared by the services: opaque page tokens bound to the list (and filters) they came from."""
 from __future__ import annotations
 
 import base64
