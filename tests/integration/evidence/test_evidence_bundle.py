@@ -257,8 +257,11 @@ def test_tree_heads_reach_the_ledger(bundle, replicas):
 
 def test_no_damaged_byte_anywhere_crashes_the_verifier(bundle):
     raw = bundle["zip"]
-    for position in range(0, len(raw), max(1, len(raw) // 400)):
+    positions = range(0, len(raw), max(1, len(raw) // 400))
+    noticed = 0
+    for position in positions:
         damaged = bytearray(raw)
         damaged[position] ^= 0xFF
-        # A report, never an exception (bytes of ZIP metadata such as timestamps change no part).
-        verify_bundle(bytes(damaged))
+        # A report, never an exception; only bytes of ZIP metadata (e.g. timestamps) change no part.
+        noticed += bool(verify_bundle(bytes(damaged)).failures)
+    assert noticed >= 0.95 * len(positions)
