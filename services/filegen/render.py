@@ -62,12 +62,17 @@ class Renderer:
             pdf = self.blobs.get(ref.decode())
             return Rendered(pdf, ref.decode()[7:], preview.page_count(pdf), cached=True)
         filled = fill_docx(docx, data, image_loader=self.blobs.get, strict=strict)
-        rendered = self.convert(filled)
+        # fill_docx checked the template and wrote the result itself: no second safety pass.
+        rendered = self._to_pdf(filled)
         self.redis.set(key, "sha256:" + rendered.sha256, ex=self.cache_ttl)
         return rendered
 
     def convert(self, document: bytes) -> Rendered:
+        """An uploaded .docx to PDF, after the safety checks every untrusted document gets."""
         check_docx(document, field="document")
+        return self._to_pdf(document)
+
+    def _to_pdf(self, document: bytes) -> Rendered:
         pdf = self.pool.convert(document, timeout=self.timeout)
         ref = self.blobs.put(pdf)
         return Rendered(pdf, ref[7:], preview.page_count(pdf))
