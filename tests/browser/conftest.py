@@ -6,24 +6,17 @@ downloads one. Without it these tests fail, saying what to install. Screenshots 
 """
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from gateway.console.users import create_user
 from tests.conftest import make_platform_env
+from tests.support.browser import ARTIFACTS, Screens, launch_chromium
 from tests.support.mesh import Mesh, start_mesh
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
 
 @dataclass(frozen=True)
@@ -57,38 +50,12 @@ def people(console_mesh) -> dict[str, Person]:
 
 @pytest.fixture(scope="module")
 def chromium():
-    # Module scope: while Playwright's sync API is open, its event loop counts as running in
-    # this thread, so later tests calling asyncio.run (pyHanko) would fail if it stayed open.
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Playwright for Python is missing: install the project's test extra (pip install -e '.[test]')")
-    if not CHROMIUM.exists():
-        pytest.fail(f"Debian's chromium is missing at {CHROMIUM}: run `apt-get install -y chromium` (make setup does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class Screens:
-    """Numbered screenshots of one test under test-artifacts/browser/."""
-
-    def __init__(self, test_name: str):
-        self.stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name)
-        self.count = 0
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, page, step: str) -> Path:
-        self.count += 1
-        path = ARTIFACTS / f"{self.stem}-{self.count:02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
+    yield from launch_chromium()
 
 
 @pytest.fixture
 def shot(request) -> Screens:
-    return Screens(request.node.name)
+    return Screens(request.node.name, ARTIFACTS)
 
 
 @pytest.fixture

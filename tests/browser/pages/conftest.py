@@ -7,10 +7,8 @@ tests fail (not skip), saying what to install. Screenshots go to
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -19,15 +17,10 @@ from services.identity.apps import SCOPES, Apps
 from tests.conftest import make_platform_env
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.integration.contract.helpers import approved_template
+from tests.support.browser import ARTIFACTS, Screens, launch_chromium
 from tests.support.mesh import Mesh, start_mesh
 from tests.support.signed import SignedClient
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "browser" / "pages"
 BUSINESS_SCOPES = [s for s in SCOPES if s != "template:review"]
 PC = {"viewport": {"width": 1366, "height": 900}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2,
@@ -90,18 +83,7 @@ def business_line(signing_mesh, registry, reviewer, template_docx) -> Iterator[C
 
 @pytest.fixture(scope="module")
 def chromium_browser():
-    # Module scope: while Playwright's sync API is open its event loop counts as running in
-    # this thread, which later tests calling asyncio.run would trip over.
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Playwright for Python is missing: install the project's test extra (pip install -e '.[test]')")
-    if not CHROMIUM.exists():
-        pytest.fail(f"Debian's chromium is missing at {CHROMIUM}: run `apt-get install -y chromium` (make setup does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture
@@ -119,21 +101,6 @@ def open_page(chromium_browser) -> Iterator[Callable[..., object]]:
         context.close()
 
 
-class Screens:
-    """Numbered full-page screenshots of one test under test-artifacts/browser/pages/."""
-
-    def __init__(self, test_name: str):
-        self.stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name)
-        self.count = 0
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-    def __call__(self, page, step: str) -> Path:
-        self.count += 1
-        path = ARTIFACTS / f"{self.stem}-{self.count:02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
-
-
 @pytest.fixture
 def shot(request) -> Screens:
-    return Screens(request.node.name)
+    return Screens(request.node.name, ARTIFACTS / "pages")
