@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import glob
 import hashlib
 import json
 import logging
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 WORKER_SCRIPT = Path(__file__).resolve().with_name("convert_worker.py")
 SANDBOX_MODES = ("auto", "bwrap", "unshare", "none")
 SETUP_HINT = "install the system packages listed in scripts/apt-packages.txt (the project's set-up does it)"
+# gperftools' allocator (Debian's libtcmalloc-minimal4): soffice spends about a fifth of a
+# conversion in glibc malloc/free, and converts ~8% faster with this one preloaded.
+TCMALLOC_GLOB = "/usr/lib/*-linux-gnu/libtcmalloc_minimal.so.4"
 
 # Chinese contract templates name Windows fonts; map them onto the Noto CJK faces
 # (fonts-noto-cjk) with the same style instead of an arbitrary fallback.
@@ -83,13 +87,14 @@ class ConverterSettings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_queue: int = 64  # callers that may wait for a worker beyond those being served
     job_timeout: float = 20.0
-    recycle_after: int = 200
+    recycle_after: int = 500
     system_python: str = "/usr/bin/python3"
     soffice: str = "/usr/lib/libreoffice/program/soffice.bin"
     fonts_dir: Path | None = None
     job_root: Path | None = None  # None: a private temporary directory per pool
     sandbox: str = "auto"
     start_timeout: float = 60.0
+    malloc: str = "auto"  # soffice's allocator: auto (tcmalloc if installed), system, or a library path
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -106,6 +111,17 @@ class ConverterSettings:
             raise ValueError(f"FILEGEN_SANDBOX must be one of {', '.join(SANDBOX_MODES)}, got {self.sandbox!r}")
         if self.fonts_dir is not None and not self.fonts_dir.is_dir():
             raise ValueError(f"FILEGEN_FONTS_DIR {str(self.fonts_dir)!r} is not a directory")
+        if self.malloc not in ("auto", "system") and not Path(self.malloc).is_file():
+            raise ValueError(f"FILEGEN_SOFFICE_MALLOC must be auto, system or a library file, got {self.malloc!r}")
+
+    def allocator(self) -> Path | None:
+        """The library preloaded into soffice, or None for glibc's own malloc."""
+        if self.malloc == "system":
+            return None
+        if self.malloc == "auto":
+            found = sorted(glob.glob(TCMALLOC_GLOB))
+            return Path(found[0]) if found else None
+        return Path(self.malloc).resolve()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConverterSettings:
@@ -122,6 +138,7 @@ class ConverterSettings:
             job_root=_env_path(env, "FILEGEN_JOB_ROOT"),
             sandbox=env.get("FILEGEN_SANDBOX") or defaults.sandbox,
             start_timeout=_env_float(env, "FILEGEN_CONVERT_START_TIMEOUT", defaults.start_timeout),
+            malloc=env.get("FILEGEN_SOFFICE_MALLOC") or defaults.malloc,
         )
 
 
@@ -166,6 +183,8 @@ class _Worker:
         self.jobs_done = 0
         self.busy = False
         self.ready = False
+        self.retiring = False  # a successor is starting; this one serves until it is ready
+        self.retired = False  # the successor took over: stop after the job in hand
         self._buffer = b""
         self._stderr_thread = threading.Thread(
             target=_log_stderr, args=(name, process.stderr), name=f"convert-{name}-stderr", daemon=True
@@ -554,13 +573,15 @@ class ConverterPool:
         fonts_conf = self._root / "fonts.conf"
         script = self._root / "bin" / WORKER_SCRIPT.name
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "FONTCONFIG_FILE": str(fonts_conf)}
+        allocator = self.settings.allocator()
         # The pipe name only has to be unique among the soffices sharing a socket directory.
         pipe_name = f"filegen-{os.urandom(6).hex()}"
         if self.sandbox == "bwrap":
             profile = Path("/tmp/profile")  # on the sandbox's own tmpfs: gone with it
             readable = [script, fonts_conf] + ([self.settings.fonts_dir.resolve()]
                                                       if self.settings.fonts_dir else [])
-            readable += [p for p in self._install_roots() if p != Path("/usr") and Path("/usr") not in p.parents]
+            readable += [p for p in self._install_roots() + ([allocator] if allocator else [])
+                         if p != Path("/usr") and Path("/usr") not in p.parents]
             prefix = _bwrap_prefix(jobs_dir, readable)
         else:
             profile = private_dir / "profile"
@@ -572,7 +593,7 @@ class ConverterPool:
             self.settings.system_python, str(script),
             "--soffice", self.settings.soffice, "--profile", str(profile), "--pipe-name", pipe_name,
             "--start-timeout", str(self.settings.start_timeout),
-        ]
+        ] + (["--preload", str(allocator)] if allocator else [])
 
         def popen() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
@@ -614,13 +635,60 @@ class ConverterPool:
         with self._cond:
             worker.busy = False
             worker.jobs_done += 1
-            if not self._closed and worker.jobs_done < self.settings.recycle_after:
+            if not self._closed and not worker.retired:
                 self._idle.append(worker)
                 self._cond.notify()
+                if worker.jobs_done >= self.settings.recycle_after and not worker.retiring:
+                    worker.retiring = True
+                    thread = threading.Thread(target=self._succeed, args=(worker,),
+                                              name=f"convert-recycle-{worker.name}", daemon=True)
+                    self._replacers.add(thread)
+                    thread.start()
                 return
-        if worker.jobs_done >= self.settings.recycle_after:
-            log.info("recycling converter %s after %d jobs", worker.name, worker.jobs_done)
-        self._replace(worker, kill_first=False)
+            self._workers.discard(worker)
+        worker.stop(grace=2.0)
+
+    def _succeed(self, old: _Worker) -> None:
+        """Recycle ``old`` without shrinking the pool: it keeps serving while its
+        successor starts, and is stopped (after the job in hand) once that is ready."""
+        log.info("recycling converter %s after %d jobs", old.name, old.jobs_done)
+        try:
+            try:
+                new = self._spawn()
+            except Exception:
+                log.exception("could not start a converter to succeed %s", old.name)
+                new = None
+            if new is not None:
+                try:
+                    new.wait_ready(self.settings.start_timeout)
+                except (_WorkerDied, _WorkerTimeout) as exc:
+                    log.error("a converter to succeed %s did not start: %s", old.name, exc or "timeout")
+                    with self._cond:
+                        self._workers.discard(new)
+                    new.kill()
+                    new = None
+            stop_old = False
+            with self._cond:
+                closed, old_lost = self._closed, old not in self._workers
+                if new is None:
+                    old.retiring = False  # its next job tries again
+                elif not closed:
+                    self._idle.append(new)
+                    self._workers.discard(old)
+                    old.retired = True
+                    stop_old = old in self._idle
+                    if stop_old:
+                        self._idle.remove(old)
+                    self._cond.notify()
+            if new is not None and closed:
+                new.stop(grace=2.0)
+            elif new is not None and stop_old:
+                old.stop(grace=2.0)
+            elif new is None and old_lost and not closed:
+                self._replacement(old, old_is_dead=True)  # it died meanwhile: replace it the usual way
+        finally:
+            with self._cond:
+                self._replacers.discard(threading.current_thread())
 
     def _run(self, worker: _Worker, docx: bytes, timeout: float) -> bytes | None:
         """One job on ``worker``; None if soffice was gone before the job started."""
@@ -669,6 +737,8 @@ class ConverterPool:
         with self._cond:
             self._workers.discard(worker)
             closed = self._closed
+            if worker.retiring or worker.retired:
+                return  # its successor is starting or running already
             if not closed:
                 thread = threading.Thread(target=self._replacement, args=(worker, kill_first),
                                           name=f"convert-replace-{worker.name}", daemon=True)

@@ -124,10 +124,11 @@ def _die_with_parent_hook() -> Callable[[], None]:
 class Office:
     """The soffice process this worker owns and the UNO desktop inside it."""
 
-    def __init__(self, soffice: str, profile: Path, pipe_name: str) -> None:
+    def __init__(self, soffice: str, profile: Path, pipe_name: str, preload: str | None = None) -> None:
         self.soffice_path = soffice
         self.profile = profile
         self.pipe_name = pipe_name
+        self.preload = preload
         self.process: subprocess.Popen[bytes] | None = None
         self.desktop: Any = None
         self._pre_exec = _die_with_parent_hook()
@@ -168,16 +169,23 @@ class Office:
 
     def _spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
         # soffice's own chatter goes to our stderr, never into the protocol on stdout.
+        env = dict(os.environ)
+        if self.preload:
+            env["LD_PRELOAD"] = self.preload  # only soffice gets the allocator, not this Python
         return subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(), stderr=sys.stderr.fileno(),
-            preexec_fn=self._pre_exec,
+            preexec_fn=self._pre_exec, env=env,
         )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def convert(self, source: Path, target: Path) -> None:
-        """Convert ``source`` to PDF at ``target``; raise ValueError for a bad document."""
+    def convert(self, source: Path, target: Path, written: Callable[[], None] = lambda: None) -> None:
+        """Convert ``source`` to PDF at ``target``; raise ValueError for a bad document.
+
+        ``written`` runs once the PDF is complete at ``target``, before the document is
+        closed: closing takes a few milliseconds that the caller need not wait for.
+        """
         load = _props(
             Hidden=True,
             ReadOnly=True,
@@ -199,14 +207,12 @@ class Office:
             filter_data = uno.Any("[]com.sun.star.beans.PropertyValue", _props(EmbedStandardFonts=True))
             doc.storeToURL(partial.resolve().as_uri(), _props(FilterName="writer_pdf_Export", FilterData=filter_data))
         except Exception as exc:
+            _close(doc)
             self._raise_if_gone(exc)
             raise SofficeGone(f"PDF export failed: {type(exc).__name__}: {exc}") from None
-        finally:
-            try:
-                doc.close(True)
-            except Exception:
-                log.debug("closing the document failed", exc_info=True)
         os.replace(partial, target)
+        written()
+        _close(doc)
 
     def _raise_if_gone(self, exc: BaseException | None) -> None:
         # A broken bridge (DisposedException) and every other UNO RuntimeException mean
@@ -244,6 +250,14 @@ class Office:
             self.process.wait()
 
 
+def _close(doc: Any) -> None:
+    try:
+        doc.close(True)
+    except Exception:
+        # A soffice that died here is noticed by the next job, which then reports "not_started".
+        log.debug("closing the document failed", exc_info=True)
+
+
 def _send(out: TextIO, message: dict[str, Any]) -> None:
     out.write(json.dumps(message) + "\n")
     out.flush()
@@ -263,14 +277,12 @@ def _serve(office: Office, requests: TextIO, out: TextIO) -> int:
             _send(out, {"ok": False, "kind": "not_started", "error": "soffice is not running"})
             return 1
         try:
-            office.convert(Path(request["input"]), Path(request["output"]))
+            office.convert(Path(request["input"]), Path(request["output"]), written=lambda: _send(out, {"ok": True}))
         except ValueError as exc:
             _send(out, {"ok": False, "kind": "bad_input", "error": str(exc)})
         except SofficeGone as exc:
             _send(out, {"ok": False, "kind": "crashed", "error": str(exc)})
             return 1
-        else:
-            _send(out, {"ok": True})
     return 0  # stdin closed: the pool is gone
 
 
@@ -280,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", required=True, type=Path, help="fresh directory for the throwaway profile")
     parser.add_argument("--pipe-name", required=True)
     parser.add_argument("--start-timeout", type=float, default=60.0)
+    parser.add_argument("--preload", help="shared library preloaded into soffice (its memory allocator)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="convert_worker %(levelname)s %(message)s")
 
@@ -289,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     requests = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
 
-    office = Office(args.soffice, args.profile, args.pipe_name)
+    office = Office(args.soffice, args.profile, args.pipe_name, args.preload)
     try:
         office.start(args.start_timeout)
         office.warm_up(args.profile / "warm")

@@ -61,7 +61,7 @@ class Renderer:
         if ref is not None and self.blobs.exists(ref.decode()):
             pdf = self.blobs.get(ref.decode())
             return Rendered(pdf, ref.decode()[7:], preview.page_count(pdf), cached=True)
-        filled = fill_docx(docx, data, image_loader=self.blobs.get, strict=strict)
+        filled = fill_docx(docx, data, image_loader=self.blobs.get, strict=strict, compress=False)
         # fill_docx checked the template and wrote the result itself: no second safety pass.
         rendered = self._to_pdf(filled)
         self.redis.set(key, "sha256:" + rendered.sha256, ex=self.cache_ttl)

@@ -480,3 +480,13 @@ def test_core_properties_are_plain_text():
     document.save(buffer)
     out = fill_docx(buffer.getvalue(), {"party": "A&B <公司>"})
     assert Document(io.BytesIO(out)).core_properties.title == "A&B <公司>借款合同"
+
+
+def test_an_uncompressed_fill_has_the_same_parts_stored(loan_template: bytes, loan_data: dict) -> None:
+    packed = zipfile.ZipFile(io.BytesIO(fill_docx(loan_template, loan_data)))
+    stored = zipfile.ZipFile(io.BytesIO(fill_docx(loan_template, loan_data, compress=False)))
+    assert {i.compress_type for i in packed.infolist()} == {zipfile.ZIP_DEFLATED}
+    assert {i.compress_type for i in stored.infolist()} == {zipfile.ZIP_STORED}
+    assert packed.namelist() == stored.namelist()
+    assert all(packed.read(name) == stored.read(name) for name in packed.namelist() if name != "docProps/core.xml")
+    assert read_docx_text(stored.fp.getvalue()).body == read_docx_text(packed.fp.getvalue()).body  # type: ignore[union-attr]
