@@ -1,10 +1,11 @@
 """Seal images: generated company and personal seals, and uploaded custom seals.
 
 Every function returns normalised PNG bytes (RGBA, transparent background), the
-only seal format the rest of the service handles. Generated seals are drawn at
-twice the output size and averaged down 2×2, which gives antialiased edges without
-depending on Pillow's (non-antialiased) primitives; glyphs are scaled and rotated
-bilinearly at that doubled size, where finer filters add time but nothing visible.
+only seal format the rest of the service handles. Generated seals are drawn as
+a one-channel ink mask at twice the output size and averaged down 2×2, which gives
+antialiased edges without depending on Pillow's (non-antialiased) primitives; glyphs
+are scaled and rotated bilinearly at that doubled size, where finer filters add time
+but nothing visible. The mask becomes the alpha of a solid seal-red image at the end.
 
 Fonts: seals need a CJK font. ``find_cjk_font`` asks fontconfig for a bold serif
 face covering zh-cn (``fonts-noto-cjk`` provides Noto Serif CJK SC) unless a
@@ -24,6 +25,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageOps
 from core.errors import FailedPrecondition, InvalidArgument, invalid
 
 SEAL_RED = (220, 30, 30, 255)
+INK = 255  # full coverage in an ink mask
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -80,16 +82,23 @@ def _font(spec: FontSpec, size: int) -> ImageFont.FreeTypeFont:
 # ------------------------------------------------------------ glyph tiles
 
 
-def _glyph(char: str, font: ImageFont.FreeTypeFont, color: tuple[int, int, int, int]) -> Image.Image:
-    """One character, tightly cropped, on a transparent tile."""
+def _glyph(char: str, font: ImageFont.FreeTypeFont) -> Image.Image:
+    """The ink mask of one character (or a short text), tightly cropped."""
     left, top, right, bottom = font.getbbox(char)
-    tile = Image.new("RGBA", (max(1, right - left), max(1, bottom - top)), (0, 0, 0, 0))
-    ImageDraw.Draw(tile).text((-left, -top), char, font=font, fill=color)
+    tile = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    ImageDraw.Draw(tile).text((-left, -top), char, font=font, fill=INK)
     return tile
 
 
 def _paste_center(canvas: Image.Image, tile: Image.Image, cx: float, cy: float) -> None:
-    canvas.alpha_composite(tile, (round(cx - tile.width / 2), round(cy - tile.height / 2)))
+    # Ink over ink: coverage a + b·(1 − a), as alpha compositing would give.
+    canvas.paste(INK, (round(cx - tile.width / 2), round(cy - tile.height / 2)), tile)
+
+
+def _inked(mask: Image.Image) -> Image.Image:
+    seal = Image.new("RGBA", mask.size, SEAL_RED)
+    seal.putalpha(mask)
+    return seal
 
 
 def _to_png(image: Image.Image) -> bytes:
@@ -99,18 +108,18 @@ def _to_png(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _star(draw: ImageDraw.ImageDraw, cx: float, cy: float, outer: float, color) -> None:
+def _star(draw: ImageDraw.ImageDraw, cx: float, cy: float, outer: float) -> None:
     inner = outer * math.sin(math.radians(18)) / math.sin(math.radians(54))
     points = []
     for k in range(10):
         radius = outer if k % 2 == 0 else inner
         angle = math.radians(-90 + 36 * k)
         points.append((cx + radius * math.cos(angle), cy + radius * math.sin(angle)))
-    draw.polygon(points, fill=color)
+    draw.polygon(points, fill=INK)
 
 
 def _arc_text(canvas: Image.Image, text: str, font: ImageFont.FreeTypeFont, *, cx: float, cy: float,
-              radius: float, max_span_deg: float, top: bool, color) -> None:
+              radius: float, max_span_deg: float, top: bool) -> None:
     """Characters along a circle: over the top reading clockwise, or along the bottom
     reading left to right; glyphs are squeezed horizontally when the text is long."""
     chars = [c for c in text if not c.isspace()]
@@ -125,7 +134,7 @@ def _arc_text(canvas: Image.Image, text: str, font: ImageFont.FreeTypeFont, *, c
         # Angle clockwise from 12 o'clock of this character's centre.
         offset = -span / 2 + step * (i + 0.5)
         theta = offset if top else math.pi - offset
-        tile = _glyph(char, font, color)
+        tile = _glyph(char, font)
         tile = tile.resize((max(1, round(size * squeeze)), size), Image.BILINEAR)
         # Top text: glyph tops point outward; bottom text: glyph tops point to the centre.
         rotation = -math.degrees(theta) if top else -math.degrees(theta - math.pi)
@@ -151,20 +160,20 @@ def round_company_seal(name: str, code: str | None = None, *, title: str | None 
         raise invalid("size", "must be between 120 and 2000 pixels")
     spec = font or find_cjk_font()
     s = size * 2  # supersampled
-    canvas = Image.new("RGBA", (s, s), (0, 0, 0, 0))
+    canvas = Image.new("L", (s, s), 0)
     draw = ImageDraw.Draw(canvas)
     c = s / 2
     ring = round(s * 0.042)
     outer = s / 2 - s * 0.02
-    draw.ellipse((c - outer, c - outer, c + outer, c + outer), outline=SEAL_RED, width=ring)
-    _star(draw, c, c - (s * 0.02 if title else 0), s * 0.16, SEAL_RED)
+    draw.ellipse((c - outer, c - outer, c + outer, c + outer), outline=INK, width=ring)
+    _star(draw, c, c - (s * 0.02 if title else 0), s * 0.16)
 
     name_size = round(s * (0.13 if len(name) <= 14 else 0.11))
     _arc_text(canvas, name, _font(spec, name_size), cx=c, cy=c,
-              radius=outer - ring - name_size * 0.62, max_span_deg=250, top=True, color=SEAL_RED)
+              radius=outer - ring - name_size * 0.62, max_span_deg=250, top=True)
     if title:
         title_font = _font(spec, round(s * 0.075))
-        tile = _glyph(title.strip(), title_font, SEAL_RED)
+        tile = _glyph(title.strip(), title_font)
         max_width = s * 0.5
         if tile.width > max_width:
             tile = tile.resize((round(max_width), tile.height), Image.LANCZOS)
@@ -172,8 +181,8 @@ def round_company_seal(name: str, code: str | None = None, *, title: str | None 
     if code and code.strip():
         code_size = round(s * 0.05)
         _arc_text(canvas, code.strip(), _font(spec, code_size), cx=c, cy=c,
-                  radius=outer - ring - code_size * 0.75, max_span_deg=70, top=False, color=SEAL_RED)
-    return _to_png(canvas.reduce(2))
+                  radius=outer - ring - code_size * 0.75, max_span_deg=70, top=False)
+    return _to_png(_inked(canvas.reduce(2)))
 
 
 def name_seal_layout(name: str) -> list[str]:
@@ -202,11 +211,11 @@ def square_name_seal(name: str, *, size: int = 240, font: FontSpec | None = None
     chars = name_seal_layout(name)
     spec = font or find_cjk_font()
     s = size * 2
-    canvas = Image.new("RGBA", (s, s), (0, 0, 0, 0))
+    canvas = Image.new("L", (s, s), 0)
     draw = ImageDraw.Draw(canvas)
     border = round(s * 0.06)
     inset = round(s * 0.02)
-    draw.rectangle((inset, inset, s - 1 - inset, s - 1 - inset), outline=SEAL_RED, width=border)
+    draw.rectangle((inset, inset, s - 1 - inset, s - 1 - inset), outline=INK, width=border)
 
     columns = 1 if len(chars) == 1 else 2
     rows = math.ceil(len(chars) / columns)
@@ -218,11 +227,11 @@ def square_name_seal(name: str, *, size: int = 240, font: FontSpec | None = None
         column, row = divmod(i, rows)
         x0 = inset + border + (columns - 1 - column) * cell_w  # rightmost column first
         y0 = inset + border + row * cell_h
-        tile = _glyph(char, glyph_font, SEAL_RED)
+        tile = _glyph(char, glyph_font)
         # Seal script fills its cell: stretch each glyph to the cell box.
         tile = tile.resize((max(1, round(cell_w - 2 * pad)), max(1, round(cell_h - 2 * pad))), Image.BILINEAR)
         _paste_center(canvas, tile, x0 + cell_w / 2, y0 + cell_h / 2)
-    return _to_png(canvas.reduce(2))
+    return _to_png(_inked(canvas.reduce(2)))
 
 
 # ------------------------------------------------------------ uploads
