@@ -72,36 +72,58 @@ def find_keyword(pdf: bytes, keyword: str) -> list[KeywordHit]:
 
 def _find_keyword(pdf: bytes, keyword: str) -> list[KeywordHit]:
     doc = _open(pdf)
-    hits: list[KeywordHit] = []
     try:
-        for index in range(len(doc)):
-            page = doc[index]
-            text = page.get_textpage()
-            searcher = text.search(keyword, match_case=True)
-            while (found := searcher.get_next()) is not None:
-                start, count = found
-                boxes = [text.get_charbox(i) for i in range(start, start + count)]
-                # Spaces and line ends report empty boxes; they must not stretch the union.
-                boxes = [b for b in boxes if b[2] > b[0] and b[3] > b[1]] or boxes
-                hits.append(KeywordHit(index, (
-                    min(b[0] for b in boxes), min(b[1] for b in boxes),
-                    max(b[2] for b in boxes), max(b[3] for b in boxes))))
+        return [hit for index in range(len(doc)) for hit in _page_hits(doc, index, keyword)]
     finally:
         doc.close()
+
+
+def _page_hits(doc: pdfium.PdfDocument, index: int, keyword: str) -> list[KeywordHit]:
+    hits: list[KeywordHit] = []
+    text = doc[index].get_textpage()
+    searcher = text.search(keyword, match_case=True)
+    while (found := searcher.get_next()) is not None:
+        start, count = found
+        boxes = [text.get_charbox(i) for i in range(start, start + count)]
+        # Spaces and line ends report empty boxes; they must not stretch the union.
+        boxes = [b for b in boxes if b[2] > b[0] and b[3] > b[1]] or boxes
+        hits.append(KeywordHit(index, (
+            min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))))
     return hits
+
+
+def _nth_hit(pdf: bytes, keyword: str, occurrence: int) -> KeywordHit:
+    """Occurrence ``occurrence`` (negative: from the end), reading only the pages up to it:
+    signature blocks sit at the end, so the default (the last) usually reads one page."""
+    if not keyword.strip():
+        raise invalid("keyword", "must not be empty")
+    backwards = occurrence < 0
+    wanted = -occurrence if backwards else occurrence + 1
+    found: list[KeywordHit] = []
+    with _PDFIUM_LOCK:
+        doc = _open(pdf)
+        try:
+            pages = range(len(doc) - 1, -1, -1) if backwards else range(len(doc))
+            for index in pages:
+                hits = _page_hits(doc, index, keyword)
+                found = hits + found if backwards else found + hits
+                if len(found) >= wanted:
+                    break
+        finally:
+            doc.close()
+    if not found:
+        raise NotFound(f"keyword {keyword!r} does not occur in the document")
+    if len(found) < wanted:
+        raise invalid("occurrence", f"the keyword occurs only {len(found)} times")
+    return found[occurrence]
 
 
 def keyword_placement(pdf: bytes, keyword: str, *, width: float, height: float,
                       offset: tuple[float, float] = (0.0, 0.0), occurrence: int = -1) -> Placement:
     """A ``width`` × ``height`` box centred on an occurrence of ``keyword`` (by default
     the last, where signature blocks usually are), moved by ``offset`` points."""
-    hits = find_keyword(pdf, keyword)
-    if not hits:
-        raise NotFound(f"keyword {keyword!r} does not occur in the document")
-    try:
-        hit = hits[occurrence]
-    except IndexError:
-        raise invalid("occurrence", f"the keyword occurs only {len(hits)} times") from None
+    hit = _nth_hit(pdf, keyword, occurrence)
     cx, cy = hit.center
     return _centred(pdf, hit.page_index, cx + offset[0], cy + offset[1], width, height)
 

@@ -83,3 +83,16 @@ def test_not_a_pdf_is_invalid():
 
 def test_page_count(pdf):
     assert anchors.page_count(pdf) == 3
+
+
+def test_an_occurrence_counted_from_either_end_matches_the_full_search(pdf):
+    hits = anchors.find_keyword(pdf, "订立本合同")
+    assert len(hits) >= 2
+    for occurrence in (0, 1, -1, -2, len(hits) - 1, -len(hits)):
+        placed = anchors.keyword_placement(pdf, "订立本合同", width=20, height=20, occurrence=occurrence)
+        cx, cy = hits[occurrence].center
+        assert placed.page_index == hits[occurrence].page_index
+        assert (placed.rect[0] + placed.rect[2]) / 2 == pytest.approx(cx)
+        assert (placed.rect[1] + placed.rect[3]) / 2 == pytest.approx(cy)
+    with pytest.raises(InvalidArgument, match=f"only {len(hits)} times"):
+        anchors.keyword_placement(pdf, "订立本合同", width=20, height=20, occurrence=-len(hits) - 1)
