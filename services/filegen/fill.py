@@ -40,7 +40,10 @@ from typing import Any
 
 from docx.image.exceptions import UnrecognizedImageError
 from docx.opc.constants import CONTENT_TYPE
-from docx.opc.part import XmlPart
+from docx.opc.package import Unmarshaller
+from docx.opc.part import Part, PartFactory, XmlPart
+from docx.opc.pkgreader import PackageReader
+from docx.package import Package
 from docx.opc.pkgwriter import PackageWriter
 from docx.oxml import OxmlElement, parse_xml
 from docx.shared import Mm
@@ -584,9 +587,39 @@ def _compiled(environment: Any, src_xml: str) -> Any:
     return environment.from_string(src_xml)
 
 
+# Parts that neither docxtpl nor the filling reads or changes stay bytes: parsing and
+# re-serialising them (styles.xml alone is hundreds of KB in Word's stock template) was a
+# third of the package work of a fill.
+_UNTOUCHED_PARTS = frozenset({
+    CONTENT_TYPE.WML_STYLES, CONTENT_TYPE.WML_SETTINGS, CONTENT_TYPE.WML_NUMBERING,
+    CONTENT_TYPE.WML_FONT_TABLE, CONTENT_TYPE.WML_WEB_SETTINGS, CONTENT_TYPE.OFC_THEME,
+})
+
+
+def _load_part(partname: Any, content_type: str, reltype: str, blob: bytes, package: Any) -> Part:
+    if content_type in _UNTOUCHED_PARTS:
+        return Part(partname, content_type, blob, package)
+    return PartFactory(partname, content_type, reltype, blob, package)
+
+
+def _open_document(source: Any) -> Any:
+    """python-docx's ``Document()``, with the untouched parts left unparsed."""
+    package = Package()
+    Unmarshaller.unmarshal(PackageReader.from_file(source), package, _load_part)
+    document_part = package.main_document_part
+    if document_part.content_type != CONTENT_TYPE.WML_DOCUMENT_MAIN:
+        raise ValueError(f"the main part is {document_part.content_type}, not a Word document")
+    return document_part.document
+
+
 class ContractTemplate(DocxTemplate):
-    """docxtpl with paragraph-level fields, single-pass footnotes, strict output XML, and
-    patched, compiled parts cached per template."""
+    """docxtpl with paragraph-level fields, single-pass footnotes, strict output XML,
+    patched, compiled parts cached per template, and only the parts it fills parsed."""
+
+    def init_docx(self, reload: bool = True) -> None:
+        if not self.docx or (self.is_rendered and reload):
+            self.docx = _open_document(self.template_file)
+            self.is_rendered = False
 
     def patch_xml(self, src_xml: str) -> str:
         return _patched(src_xml)

@@ -490,3 +490,11 @@ def test_an_uncompressed_fill_has_the_same_parts_stored(loan_template: bytes, lo
     assert packed.namelist() == stored.namelist()
     assert all(packed.read(name) == stored.read(name) for name in packed.namelist() if name != "docProps/core.xml")
     assert read_docx_text(stored.fp.getvalue()).body == read_docx_text(packed.fp.getvalue()).body  # type: ignore[union-attr]
+
+
+def test_parts_the_fill_does_not_touch_are_kept_byte_for_byte(loan_template: bytes, loan_data: dict) -> None:
+    source = zipfile.ZipFile(io.BytesIO(loan_template))
+    filled = zipfile.ZipFile(io.BytesIO(fill_docx(loan_template, loan_data)))
+    for name in ("word/styles.xml", "word/settings.xml", "word/numbering.xml", "word/fontTable.xml"):
+        assert filled.read(name) == source.read(name), name
+    assert filled.read("word/document.xml") != source.read("word/document.xml")
