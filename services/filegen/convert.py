@@ -695,9 +695,10 @@ class ConverterPool:
         if not worker.alive():
             self._replace(worker, kill_first=True)
             return None
-        job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=worker.jobs_dir))
+        # Each job its own file names: soffice may still be closing the previous document.
+        stem = worker.jobs_dir / f"job-{worker.jobs_done}-{os.urandom(4).hex()}"
+        source, target = stem.with_suffix(".docx"), stem.with_suffix(".pdf")
         try:
-            source, target = job_dir / "document.docx", job_dir / "document.pdf"
             source.write_bytes(docx)
             try:
                 reply = worker.request({"op": "convert", "input": str(source), "output": str(target)}, timeout)
@@ -728,7 +729,8 @@ class ConverterPool:
                 return None
             raise errors.Unavailable("the converter crashed during the conversion")
         finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
+            for path in (source, target, target.with_name(target.name + ".part")):
+                path.unlink(missing_ok=True)
 
     def _replace(self, worker: _Worker, kill_first: bool) -> None:
         """Take ``worker`` out of service and start its successor in the background."""
