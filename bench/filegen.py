@@ -127,10 +127,13 @@ def main() -> None:
     filled = fill_docx(loan_contract_docx_bytes(), loan_contract_data())
     print(f"baseline: cold soffice x{args.cold_runs}", flush=True)
     cold = cold_soffice(filled, args.cold_runs)
-    print(f"baseline: one warm LibreOffice x{args.warm_runs}", flush=True)
-    warm = warm_single(filled, args.warm_runs, malloc="system")
-    print(f"one warm LibreOffice as the pool runs it x{args.warm_runs}", flush=True)
-    tuned = warm_single(filled, args.warm_runs, malloc="auto")
+    # Single-worker runs in two halves, before and after the service runs, so that a
+    # machine that drifts during the run weighs on both sides of the ratio alike.
+    half = max(1, args.warm_runs // 2)
+    print(f"baseline: one warm LibreOffice x{half}", flush=True)
+    warm = warm_single(filled, half, malloc="system")
+    print(f"one warm LibreOffice as the pool runs it x{half}", flush=True)
+    tuned = warm_single(filled, half, malloc="auto")
 
     with tempfile.TemporaryDirectory() as var:
         service = Service(Path(var))
@@ -146,6 +149,9 @@ def main() -> None:
             wall = time.perf_counter() - started
         finally:
             service.close()
+    print(f"baseline again: x{half} each", flush=True)
+    warm += warm_single(filled, half, malloc="system")
+    tuned += warm_single(filled, half, malloc="auto")
 
     ms = lambda seconds: f"{seconds * 1000:.0f} ms"  # noqa: E731
     throughput = args.throughput_renders / wall
@@ -157,7 +163,7 @@ Fixture: 3-page Chinese loan contract, 12-row repayment table, seal image and ri
 has its own contract number (no cache hits). Pool: {ConverterSettings().workers} warm LibreOffice workers,
 allocator {allocator.name if allocator else "glibc"}. The baseline is one warm LibreOffice as installed
 (glibc malloc), fed the filled .docx through the same worker protocol; the row under it is one
-worker as the pool runs it.
+worker as the pool runs it. Both are measured half before and half after the service runs.
 
 | what | n | p50 | p99 | p999 | throughput |
 |---|---|---|---|---|---|
