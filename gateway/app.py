@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import grpc
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.propagate import inject
@@ -206,6 +207,24 @@ class TraceparentMiddleware:
         await self.app(scope, receive, send_with_trace)
 
 
+class FreshTraceContext:
+    """Starts every request from an empty trace context, so only its ``traceparent`` header
+    can give it a parent. Once uvicorn pauses reading a large body, it resumes reading from
+    inside that request's task, and asyncio runs the connection's later reads, and the
+    requests they start, in a copy of that task's context: without this, every later call
+    on the connection became a child of the upload."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        token = otel_context.attach(otel_context.Context())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
+
+
 def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis=None, rate: Rate | None = None) -> object:
     """The ASGI app; channels and Redis are opened in the lifespan, not at import."""
     rate = rate or rate_from_env()
@@ -254,8 +273,9 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
     inner = TraceparentMiddleware(app)
     if tracer_provider is None:
         return inner
-    return OpenTelemetryMiddleware(inner, tracer_provider=tracer_provider, exclude_spans=["receive", "send"],
-                                   server_request_hook=_mask_query)
+    return FreshTraceContext(OpenTelemetryMiddleware(inner, tracer_provider=tracer_provider,
+                                                     exclude_spans=["receive", "send"],
+                                                     server_request_hook=_mask_query))
 
 
 def _mask_query(span, scope) -> None:

@@ -1,4 +1,6 @@
 """One REST call, one trace: gateway → services, correctly nested (in-memory exporter)."""
+import base64
+import os
 import time
 
 import httpx
@@ -56,3 +58,18 @@ def test_query_values_never_reach_a_trace(mesh, client):
     spans = _spans_of(mesh, trace_id, "GET /v1")
     text = repr([dict(s.attributes or {}) for s in spans])
     assert "13800138000" not in text and "recipient=***" in text
+
+
+def test_a_call_after_a_large_upload_on_the_same_connection_starts_its_own_trace(mesh, client):
+    # A body beyond uvicorn's read buffer pauses reading; it resumes inside that request's
+    # task, and asyncio then runs the connection's later reads in that task's context.
+    client.post("/v1/seals", {"subject": {"idType": "USER_ID", "id": "big"}, "name": "big",
+                              "image": base64.b64encode(os.urandom(3_000_000)).decode()})
+    reply = client.get("/v1/apps/self")
+    trace_id = int(reply.headers["traceparent"].split("-")[1], 16)
+    deadline = time.monotonic() + 15
+    while not (mine := [s for s in mesh.exporter.get_finished_spans()
+                        if s.context.trace_id == trace_id and s.name.startswith("GET /v1/apps")]):
+        assert time.monotonic() < deadline, "the GET's span never finished"
+        time.sleep(0.05)
+    assert mine[0].parent is None and mine[0].kind == SpanKind.SERVER
