@@ -602,10 +602,17 @@ def _load_part(partname: Any, content_type: str, reltype: str, blob: bytes, pack
     return PartFactory(partname, content_type, reltype, blob, package)
 
 
-def _open_document(source: Any) -> Any:
+@functools.lru_cache(maxsize=16)
+def _package_reader(template: bytes) -> PackageReader:
+    """A template's parts unzipped once: unmarshalling only reads them, and each fill
+    parses its own copies of the parts it changes."""
+    return PackageReader.from_file(io.BytesIO(template))
+
+
+def _open_document(template: bytes) -> Any:
     """python-docx's ``Document()``, with the untouched parts left unparsed."""
     package = Package()
-    Unmarshaller.unmarshal(PackageReader.from_file(source), package, _load_part)
+    Unmarshaller.unmarshal(_package_reader(template), package, _load_part)
     document_part = package.main_document_part
     if document_part.content_type != CONTENT_TYPE.WML_DOCUMENT_MAIN:
         raise ValueError(f"the main part is {document_part.content_type}, not a Word document")
@@ -618,8 +625,15 @@ class ContractTemplate(DocxTemplate):
 
     def init_docx(self, reload: bool = True) -> None:
         if not self.docx or (self.is_rendered and reload):
-            self.docx = _open_document(self.template_file)
+            self.docx = _open_document(self.template_file.getvalue())
             self.is_rendered = False
+
+    def resolve_listing(self, xml: str) -> str:
+        # docxtpl's listing pass only rewrites tabs, newlines, \a and \f in text; XML with
+        # none of them comes back unchanged, after several regex passes over all of it.
+        if not any(char in xml for char in "\t\n\a\f"):
+            return xml
+        return super().resolve_listing(xml)
 
     def patch_xml(self, src_xml: str) -> str:
         return _patched(src_xml)

@@ -498,3 +498,17 @@ def test_parts_the_fill_does_not_touch_are_kept_byte_for_byte(loan_template: byt
     for name in ("word/styles.xml", "word/settings.xml", "word/numbering.xml", "word/fontTable.xml"):
         assert filled.read(name) == source.read(name), name
     assert filled.read("word/document.xml") != source.read("word/document.xml")
+
+
+def test_line_breaks_and_tabs_in_values_become_word_breaks_and_tabs() -> None:
+    body = _document_xml(fill_docx(simple_docx("地址：{{ address }}"), {"address": "北京市\n海淀区\t100080"}))
+    assert len(list(body.iter(f"{W}br"))) == 1 and len(list(body.iter(f"{W}tab"))) == 1
+    texts = [t.text for t in body.iter(f"{W}t")]
+    assert "\n" not in "".join(texts) and "北京市" in "".join(texts) and "100080" in "".join(texts)
+
+
+def test_a_template_is_unzipped_once_and_each_fill_gets_its_own_parts(loan_template: bytes, loan_data: dict) -> None:
+    first = fill_docx(loan_template, {**loan_data, "contract_no": "JK-ONE"})
+    second = fill_docx(loan_template, {**loan_data, "contract_no": "JK-TWO"})
+    assert "JK-ONE" in read_docx_text(first).body and "JK-ONE" not in read_docx_text(second).body
+    assert "JK-TWO" in read_docx_text(second).body
