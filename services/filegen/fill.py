@@ -602,6 +602,9 @@ def _load_part(partname: Any, content_type: str, reltype: str, blob: bytes, pack
     return PartFactory(partname, content_type, reltype, blob, package)
 
 
+_LISTING_TEXT = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\n\a\f]")
+
+
 @functools.lru_cache(maxsize=16)
 def _package_reader(template: bytes) -> PackageReader:
     """A template's parts unzipped once: unmarshalling only reads them, and each fill
@@ -629,9 +632,9 @@ class ContractTemplate(DocxTemplate):
             self.is_rendered = False
 
     def resolve_listing(self, xml: str) -> str:
-        # docxtpl's listing pass only rewrites tabs, newlines, \a and \f in text; XML with
-        # none of them comes back unchanged, after several regex passes over all of it.
-        if not any(char in xml for char in "\t\n\a\f"):
+        # docxtpl's listing pass only rewrites tabs, newlines, \a and \f inside text; XML
+        # with none there comes back unchanged, after nested regex passes over all of it.
+        if not _LISTING_TEXT.search(xml):
             return xml
         return super().resolve_listing(xml)
 
