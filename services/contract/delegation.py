@@ -34,7 +34,7 @@ from core import paging
 from services.contract import audit, records, states, webhooks
 from services.contract.delegated_intent import DELEGATION, grant_claims
 from services.contract.identity_client import Identity
-from services.contract.lifecycle import Lifecycle, placement_for
+from services.contract.lifecycle import Lifecycle, add_revisions, mark_signer, placement_for
 from services.contract.model import (
     SYSTEM,
     Actor,
@@ -378,8 +378,8 @@ class DelegatedSigning:
                 if still.rowcount != 1:
                     raise GrantGone(grant.grant_id)
                 compare_and_set(session, contract.contract_id, contract.version, **changes)
-                Lifecycle._set_signer(session, signer, SignerStatus.SIGNED, now)
-                revisions = Lifecycle._add_revisions(session, contract, signed, "signed", signer.signer_id, now)
+                mark_signer(session, signer, SignerStatus.SIGNED, now)
+                revisions = add_revisions(session, contract, signed, "signed", signer.signer_id, now)
                 audit.append(session, contract.contract_id, "signer.signed", actor, signer_id=signer.signer_id,
                              details={"intentMethod": DELEGATION, "intentTokenId": token_id,
                                       "delegation": grant.citation(),

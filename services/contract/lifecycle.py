@@ -224,8 +224,8 @@ class Lifecycle:
         try:
             with self._sessions.begin() as session:
                 compare_and_set(session, contract.contract_id, contract.version, **changes)
-                self._set_signer(session, signer, SignerStatus.SIGNED, now)
-                revisions = self._add_revisions(session, contract, results, cause, signer.signer_id, now)
+                mark_signer(session, signer, SignerStatus.SIGNED, now)
+                revisions = add_revisions(session, contract, results, cause, signer.signer_id, now)
                 audit.append(session, contract.contract_id, event, actor, signer_id=signer.signer_id,
                              details={**details, "documents": revisions}, now=now)
                 webhooks.enqueue(session, app_id=contract.app_id, contract_id=contract.contract_id, type=webhooks.SIGNED,
@@ -241,37 +241,6 @@ class Lifecycle:
             self.finish_lta(contract.contract_id)
         with self._sessions() as session:
             return records.load_owned(session, contract.app_id, contract.contract_id)
-
-    @staticmethod
-    def _set_signer(session: Session, signer: Signer, status: SignerStatus, now: datetime, reason: str = "") -> None:
-        result = session.execute(
-            sa.update(SignerRow)
-            .where(SignerRow.signer_id == signer.signer_id, SignerRow.status == SignerStatus.PENDING.value)
-            .values(status=status.value, action_at=now, reject_reason=reason)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            raise Conflict(signer.signer_id)
-
-    @staticmethod
-    def _add_revisions(session: Session, contract: Contract, results: Sequence[SignedPdf], cause: str, signer_id: str,
-                       now: datetime) -> list[dict[str, Any]]:
-        recorded = []
-        for document, result in zip(contract.documents, results, strict=True):
-            revision = document.revision + 1
-            session.add(RevisionRow(document_id=document.document_id, revision=revision, contract_id=contract.contract_id,
-                                    blob_ref=result.blob_ref, sha256=result.sha256, cause=cause, signer_id=signer_id,
-                                    created_at=now))
-            moved = session.execute(
-                sa.update(DocumentRow)
-                .where(DocumentRow.document_id == document.document_id, DocumentRow.revision == document.revision)
-                .values(revision=revision, blob_ref=result.blob_ref, sha256=result.sha256)
-                .execution_options(synchronize_session=False)
-            )
-            if moved.rowcount != 1:
-                raise Conflict(document.document_id)
-            recorded.append({"documentId": document.document_id, "revision": revision, "sha256": result.sha256})
-        return recorded
 
     # -- B-LTA on completion ----------------------------------------------------------------
 
@@ -296,7 +265,7 @@ class Lifecycle:
         try:
             with self._sessions.begin() as session:
                 compare_and_set(session, contract_id, contract.version, lta_pending=False, updated_at=now)
-                revisions = self._add_revisions(session, contract, stamped, "timestamped", "", now)
+                revisions = add_revisions(session, contract, stamped, "timestamped", "", now)
                 audit.append(session, contract_id, "document.timestamped", SYSTEM, details={"documents": revisions,
                              "level": "PAdES B-LTA"}, now=now)
         except (Conflict, IntegrityError):
@@ -320,7 +289,7 @@ class Lifecycle:
                 with self._sessions.begin() as session:
                     compare_and_set(session, contract.contract_id, contract.version, status=ContractStatus.REJECTED.value,
                                     status_reason=reason, finished_at=now, updated_at=now)
-                    self._set_signer(session, signer, SignerStatus.REJECTED, now, reason)
+                    mark_signer(session, signer, SignerStatus.REJECTED, now, reason)
                     audit.append(session, contract.contract_id, "signer.rejected", actor.as_signer(signer.signer_id),
                                  signer_id=signer.signer_id, details={"reason": reason}, now=now)
                     audit.append(session, contract.contract_id, "contract.rejected", SYSTEM, signer_id=signer.signer_id,
@@ -396,3 +365,36 @@ class Lifecycle:
                 .limit(limit)
             ).all()
         return sum(1 for contract_id in ids if self.finish_lta(contract_id))
+
+
+def mark_signer(session: Session, signer: Signer, status: SignerStatus, now: datetime, reason: str = "") -> None:
+    """Move a PENDING signer to ``status``; Conflict if it moved meanwhile (optimistic concurrency)."""
+    result = session.execute(
+        sa.update(SignerRow)
+        .where(SignerRow.signer_id == signer.signer_id, SignerRow.status == SignerStatus.PENDING.value)
+        .values(status=status.value, action_at=now, reject_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(signer.signer_id)
+
+
+def add_revisions(session: Session, contract: Contract, results: Sequence[SignedPdf], cause: str, signer_id: str,
+                  now: datetime) -> list[dict[str, Any]]:
+    """Record one new revision per document; Conflict if a document moved meanwhile."""
+    recorded = []
+    for document, result in zip(contract.documents, results, strict=True):
+        revision = document.revision + 1
+        session.add(RevisionRow(document_id=document.document_id, revision=revision, contract_id=contract.contract_id,
+                                blob_ref=result.blob_ref, sha256=result.sha256, cause=cause, signer_id=signer_id,
+                                created_at=now))
+        moved = session.execute(
+            sa.update(DocumentRow)
+            .where(DocumentRow.document_id == document.document_id, DocumentRow.revision == document.revision)
+            .values(revision=revision, blob_ref=result.blob_ref, sha256=result.sha256)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount != 1:
+            raise Conflict(document.document_id)
+        recorded.append({"documentId": document.document_id, "revision": revision, "sha256": result.sha256})
+    return recorded
