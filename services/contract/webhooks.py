@@ -158,8 +158,9 @@ class Deliveries:
     def run_once(self) -> int:
         """Deliver what is due now; the number of attempts made."""
         claimed = self._claim()
+        urls: dict[str, str] = {}  # each app's URL read once per batch, not once per event
         for event in claimed:
-            self._attempt(event)
+            self._attempt(event, urls)
         return len(claimed)
 
     def _claim(self) -> list[OutboxEvent]:
@@ -189,16 +190,16 @@ class Deliveries:
             rows = session.scalars(sa.select(OutboxRow).where(OutboxRow.event_id.in_(claimed))).all() if claimed else []
             return [_event(row) for row in sorted(rows, key=lambda r: (r.next_attempt_at, r.created_at))]
 
-    def _attempt(self, event: OutboxEvent) -> None:
+    def _attempt(self, event: OutboxEvent, urls: dict[str, str]) -> None:
         span = (
             self._tracer.start_as_current_span("webhook.deliver", attributes={"webhook.event_id": event.event_id,
                                                                              "webhook.type": event.type})
             if self._tracer is not None else nullcontext()
         )
         with span:
-            self._record(event, self._send(event))
+            self._record(event, self._send(event, urls))
 
-    def _send(self, event: OutboxEvent) -> Delivery:
+    def _send(self, event: OutboxEvent, urls: dict[str, str]) -> Delivery:
         attempt = event.attempts + 1
         started = self._clock()
         began = time.monotonic()
@@ -209,7 +210,9 @@ class Deliveries:
             return Delivery(event.event_id, attempt, started, url, address, outcome, status, error[:1000], elapsed)
 
         try:
-            raw_url = self._identity.webhook_url(event.app_id)
+            if event.app_id not in urls:
+                urls[event.app_id] = self._identity.webhook_url(event.app_id)
+            raw_url = urls[event.app_id]
             if not raw_url:
                 return result("NO_URL", error="the app has no webhook URL")
             target = resolve_target(raw_url, allow_private=self._config.webhook_allow_private, resolver=self._resolver)

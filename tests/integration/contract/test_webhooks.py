@@ -208,3 +208,31 @@ def test_several_replicas_never_deliver_an_event_twice(new_app, receiver, contra
     got = [d["headers"]["X-Event-Id"] for d in receiver.events()]
     assert sorted(got) == sorted(ids)
     assert {e.status for e in webhooks.outbox_of(sessions, "ct_replicas")} == {"DELIVERED"}
+
+
+def test_a_batch_reads_each_apps_webhook_url_once(new_app, receiver, contract_server):
+    from datetime import timedelta
+
+    from services.contract.identity_client import Identity
+    from services.contract.model import ContractStatus
+    from services.contract.times import utcnow
+
+    class CountingIdentity(Identity):
+        reads = 0
+
+        def webhook_url(self, app_id: str) -> str:
+            CountingIdentity.reads += 1
+            return super().webhook_url(app_id)
+
+    client = _hooked(new_app, receiver)
+    later = utcnow() + timedelta(days=1)  # due only for the replica below, whose clock is that far on
+    sessions = contract_server.ctx.sessions
+    with sessions.begin() as session:
+        ids = [webhooks.enqueue(session, app_id=client.app_id, contract_id="ct_batch", type=webhooks.SIGNED,
+                                biz_no="", status=ContractStatus.SIGNING, now=later, signer_id=f"sg_{n}")
+               for n in range(6)]
+    replica = webhooks.Deliveries(sessions, CountingIdentity(contract_server.ctx.peers), TEST_CONFIG,
+                                  clock=lambda: later + timedelta(seconds=1))
+    assert replica.run_once() == 6
+    assert CountingIdentity.reads == 1
+    assert sorted(d["headers"]["X-Event-Id"] for d in receiver.wait_for(6)) == sorted(ids)
