@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -188,8 +189,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=8)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as var:
-        platform = Platform(Path(var))
+    var = tempfile.mkdtemp(prefix="bench-e2e-")
+    platform = Platform(Path(var))
+    try:
         try:
             line = platform.app("bench-line", "template:read,template:write,contract:read,contract:write,"
                                               "intent:write,dev:outbox")
@@ -214,6 +216,11 @@ def main() -> None:
             cpu = {k: v - cpu_before.get(k, 0.0) for k, v in platform.cpu_seconds().items()}
         finally:
             platform.stop()
+    except BaseException:
+        # The services' logs explain a failed run: keep them.
+        print(f"the run failed; the platform's state and logs are kept in {var}/logs", file=sys.stderr)
+        raise
+    shutil.rmtree(var, ignore_errors=True)
 
     steps: dict[str, list[float]] = defaultdict(list)
     for run in runs:
