@@ -217,11 +217,11 @@ def test_a_batch_reads_each_apps_webhook_url_once(new_app, receiver, contract_se
     from services.contract.model import ContractStatus
     from services.contract.times import utcnow
 
-    class CountingIdentity(Identity):
-        reads = 0
+    reads: list[str] = []
 
+    class CountingIdentity(Identity):
         def webhook_url(self, app_id: str) -> str:
-            CountingIdentity.reads += 1
+            reads.append(app_id)
             return super().webhook_url(app_id)
 
     client = _hooked(new_app, receiver)
@@ -233,6 +233,7 @@ def test_a_batch_reads_each_apps_webhook_url_once(new_app, receiver, contract_se
                for n in range(6)]
     replica = webhooks.Deliveries(sessions, CountingIdentity(contract_server.ctx.peers), TEST_CONFIG,
                                   clock=lambda: later + timedelta(seconds=1))
-    assert replica.run_once() == 6
-    assert CountingIdentity.reads == 1
+    # Events left pending by other tests may be due for this replica too: each app once.
+    assert replica.run_once() >= 6
+    assert reads.count(client.app_id) == 1 and len(reads) == len(set(reads))
     assert sorted(d["headers"]["X-Event-Id"] for d in receiver.wait_for(6)) == sorted(ids)
