@@ -62,20 +62,18 @@ def _open(pdf: bytes) -> pdfium.PdfDocument:
         raise invalid("pdf", f"cannot be opened: {exc}") from exc
 
 
-def find_keyword(pdf: bytes, keyword: str) -> list[KeywordHit]:
-    """Every occurrence of ``keyword`` in reading order, with its bounding box."""
+def find_keyword(pdf: bytes, keyword: str, page_index: int | None = None) -> list[KeywordHit]:
+    """Every occurrence of ``keyword`` in reading order, with its bounding box; only on
+    page ``page_index`` (0-based) when one is given, so other pages are never read."""
     if not keyword.strip():
         raise invalid("keyword", "must not be empty")
     with _PDFIUM_LOCK:
-        return _find_keyword(pdf, keyword)
-
-
-def _find_keyword(pdf: bytes, keyword: str) -> list[KeywordHit]:
-    doc = _open(pdf)
-    try:
-        return [hit for index in range(len(doc)) for hit in _page_hits(doc, index, keyword)]
-    finally:
-        doc.close()
+        doc = _open(pdf)
+        try:
+            pages = range(len(doc)) if page_index is None else range(len(doc))[page_index:page_index + 1]
+            return [hit for index in pages for hit in _page_hits(doc, index, keyword)]
+        finally:
+            doc.close()
 
 
 def _page_hits(doc: pdfium.PdfDocument, index: int, keyword: str) -> list[KeywordHit]:
@@ -93,37 +91,17 @@ def _page_hits(doc: pdfium.PdfDocument, index: int, keyword: str) -> list[Keywor
     return hits
 
 
-def _nth_hit(pdf: bytes, keyword: str, occurrence: int) -> KeywordHit:
-    """Occurrence ``occurrence`` (negative: from the end), reading only the pages up to it:
-    signature blocks sit at the end, so the default (the last) usually reads one page."""
-    if not keyword.strip():
-        raise invalid("keyword", "must not be empty")
-    backwards = occurrence < 0
-    wanted = -occurrence if backwards else occurrence + 1
-    found: list[KeywordHit] = []
-    with _PDFIUM_LOCK:
-        doc = _open(pdf)
-        try:
-            pages = range(len(doc) - 1, -1, -1) if backwards else range(len(doc))
-            for index in pages:
-                hits = _page_hits(doc, index, keyword)
-                found = hits + found if backwards else found + hits
-                if len(found) >= wanted:
-                    break
-        finally:
-            doc.close()
-    if not found:
-        raise NotFound(f"keyword {keyword!r} does not occur in the document")
-    if len(found) < wanted:
-        raise invalid("occurrence", f"the keyword occurs only {len(found)} times")
-    return found[occurrence]
-
-
 def keyword_placement(pdf: bytes, keyword: str, *, width: float, height: float,
                       offset: tuple[float, float] = (0.0, 0.0), occurrence: int = -1) -> Placement:
     """A ``width`` × ``height`` box centred on an occurrence of ``keyword`` (by default
     the last, where signature blocks usually are), moved by ``offset`` points."""
-    hit = _nth_hit(pdf, keyword, occurrence)
+    hits = find_keyword(pdf, keyword)
+    if not hits:
+        raise NotFound(f"keyword {keyword!r} does not occur in the document")
+    try:
+        hit = hits[occurrence]
+    except IndexError:
+        raise invalid("occurrence", f"the keyword occurs only {len(hits)} times") from None
     cx, cy = hit.center
     return _centred(pdf, hit.page_index, cx + offset[0], cy + offset[1], width, height)
 

@@ -74,8 +74,7 @@ def placements(pdf: bytes, positions: Sequence[Position], kind: AppearanceKind,
             raise invalid(f"positions[{index}].page", "must not be negative")
         keyword = position.keyword.strip()
         if keyword:
-            hits = [h for h in anchors.find_keyword(pdf, keyword)
-                    if not position.page or h.page_index == position.page - 1]
+            hits = anchors.find_keyword(pdf, keyword, position.page - 1 if position.page else None)
             if not hits:
                 where = f" on page {position.page}" if position.page else ""
                 raise NotFound(f"keyword {keyword!r} does not occur in the document{where}")
