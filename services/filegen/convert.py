@@ -653,20 +653,7 @@ class ConverterPool:
         successor starts, and is stopped (after the job in hand) once that is ready."""
         log.info("recycling converter %s after %d jobs", old.name, old.jobs_done)
         try:
-            try:
-                new = self._spawn()
-            except Exception:
-                log.exception("could not start a converter to succeed %s", old.name)
-                new = None
-            if new is not None:
-                try:
-                    new.wait_ready(self.settings.start_timeout)
-                except (_WorkerDied, _WorkerTimeout) as exc:
-                    log.error("a converter to succeed %s did not start: %s", old.name, exc or "timeout")
-                    with self._cond:
-                        self._workers.discard(new)
-                    new.kill()
-                    new = None
+            new = self._start_ready(f"to succeed {old.name}")
             stop_old = False
             with self._cond:
                 closed, old_lost = self._closed, old not in self._workers
@@ -751,6 +738,26 @@ class ConverterPool:
             return
         thread.start()
 
+    def _start_ready(self, purpose: str) -> _Worker | None:
+        """A new worker that has converted its warm-up document, or None (logged) if it
+        could not start."""
+        try:
+            worker = self._spawn()
+        except Exception:
+            if not self._closed:
+                log.exception("could not start a converter %s", purpose)
+            return None
+        try:
+            worker.wait_ready(self.settings.start_timeout)
+        except (_WorkerDied, _WorkerTimeout) as exc:
+            if not self._closed:
+                log.error("a converter %s did not start: %s", purpose, exc or "timeout")
+            with self._cond:
+                self._workers.discard(worker)
+            worker.kill()
+            return None
+        return worker
+
     def _replacement(self, old: _Worker, old_is_dead: bool) -> None:
         delay = 1.0
         try:
@@ -758,30 +765,15 @@ class ConverterPool:
                 with self._cond:
                     if self._closed:
                         break
-                try:
-                    worker = self._spawn()
-                except Exception:
-                    if self._closed:
-                        break
-                    log.exception("could not start a replacement converter")
-                    worker = None
+                worker = self._start_ready(f"to replace {old.name}")
                 if worker is not None:
-                    try:
-                        worker.wait_ready(self.settings.start_timeout)
-                    except (_WorkerDied, _WorkerTimeout) as exc:
+                    with self._cond:
                         if not self._closed:
-                            log.error("a replacement converter did not start: %s", exc or "timeout")
-                        with self._cond:
-                            self._workers.discard(worker)
-                        worker.kill()
-                    else:
-                        with self._cond:
-                            if not self._closed:
-                                self._idle.append(worker)
-                                self._cond.notify()
-                                break
-                        worker.stop(grace=2.0)
-                        break
+                            self._idle.append(worker)
+                            self._cond.notify()
+                            break
+                    worker.stop(grace=2.0)
+                    break
                 with self._cond:
                     if self._closed:
                         break
