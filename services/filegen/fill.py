@@ -43,8 +43,8 @@ from docx.opc.constants import CONTENT_TYPE
 from docx.opc.package import Unmarshaller
 from docx.opc.part import Part, PartFactory, XmlPart
 from docx.opc.pkgreader import PackageReader
-from docx.package import Package
 from docx.opc.pkgwriter import PackageWriter
+from docx.package import Package
 from docx.oxml import OxmlElement, parse_xml
 from docx.shared import Mm
 from docx.text.paragraph import Paragraph
@@ -789,8 +789,7 @@ def _package_bytes(document: ContractTemplate, compress: bool) -> bytes:
     """
     package = document.docx.part.package
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED,
-                         compresslevel=6 if compress else None) as archive:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as archive:
         writer = _ZipWriter(archive)
         PackageWriter._write_content_types_stream(writer, package.parts)
         PackageWriter._write_pkg_rels(writer, package.rels)
