@@ -43,3 +43,23 @@ class SignedClient:
 
     def close(self) -> None:
         self.http.close()
+
+
+class AppClients:
+    """Signed clients of apps created for a test, one app each, all closed by ``close``."""
+
+    def __init__(self, base_url: str, apps, timeout: float = 60.0):
+        self._base_url = base_url
+        self._apps = apps  # services.identity.apps.Apps
+        self._timeout = timeout
+        self._made: list[SignedClient] = []
+
+    def new(self, name: str, scopes: list[str]) -> SignedClient:
+        created = self._apps.create(name, scopes)
+        client = SignedClient(self._base_url, created.app.app_id, created.secret, timeout=self._timeout)
+        self._made.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._made:
+            client.close()

@@ -19,7 +19,7 @@ from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.integration.contract.helpers import approved_template
 from tests.support.browser import ARTIFACTS, Screens, launch_chromium
 from tests.support.mesh import Mesh, start_mesh
-from tests.support.signed import SignedClient
+from tests.support.signed import AppClients, SignedClient
 
 BUSINESS_SCOPES = [s for s in SCOPES if s != "template:review"]
 PC = {"viewport": {"width": 1366, "height": 900}}
@@ -64,12 +64,10 @@ def template_docx() -> bytes:
 @pytest.fixture
 def business_line(signing_mesh, registry, reviewer, template_docx) -> Iterator[Callable[..., BusinessLine]]:
     """``business_line(signing_page=..., intent_policy=...)``: an app of its own with an approved loan template."""
-    made: list[SignedClient] = []
+    clients = AppClients(signing_mesh.base_url, registry, timeout=120.0)
 
     def make(signing_page: dict | None = None, intent_policy: dict | None = None) -> BusinessLine:
-        created = registry.create("pages-business", BUSINESS_SCOPES)
-        client = SignedClient(signing_mesh.base_url, created.app.app_id, created.secret, timeout=120.0)
-        made.append(client)
+        client = clients.new("pages-business", BUSINESS_SCOPES)
         settings = {k: v for k, v in (("signingPage", signing_page), ("intentPolicy", intent_policy)) if v}
         if settings:
             reply = client.request("PATCH", "/v1/apps/self", settings)
@@ -77,8 +75,7 @@ def business_line(signing_mesh, registry, reviewer, template_docx) -> Iterator[C
         return BusinessLine(client, approved_template(client, reviewer, template_docx)["templateId"])
 
     yield make
-    for client in made:
-        client.close()
+    clients.close()
 
 
 @pytest.fixture(scope="module")

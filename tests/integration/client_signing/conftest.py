@@ -10,7 +10,7 @@ from services.identity.apps import SCOPES
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.integration.client_signing.outside_ca import CrlServer, OutsideCa
 from tests.integration.contract.helpers import approved_template
-from tests.support.signed import SignedClient
+from tests.support.signed import AppClients, SignedClient
 
 BUSINESS_SCOPES = [s for s in SCOPES if s != "template:review"]
 BORROWER_ONLY = [{"role": "borrower", "kind": "PERSON", "positions": [{"page": 3, "x": 400, "y": 120}]}]
@@ -32,17 +32,13 @@ def outside_ca(crl_server) -> OutsideCa:
 
 @pytest.fixture(scope="package")
 def new_app(mesh, apps) -> Iterator[Callable[..., SignedClient]]:
-    made: list[SignedClient] = []
+    clients = AppClients(mesh.base_url, apps)
 
     def make(name: str, scopes: list[str] | None = None) -> SignedClient:
-        created = apps.create(name, scopes or BUSINESS_SCOPES)
-        client = SignedClient(mesh.base_url, created.app.app_id, created.secret, timeout=60.0)
-        made.append(client)
-        return client
+        return clients.new(name, scopes or BUSINESS_SCOPES)
 
     yield make
-    for client in made:
-        client.close()
+    clients.close()
 
 
 @pytest.fixture(scope="package")

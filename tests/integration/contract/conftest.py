@@ -17,7 +17,7 @@ from services.identity.apps import SCOPES
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.integration.contract.fake_signing import RunningFake, start_fake_signing
 from tests.integration.contract.helpers import ContractServer, approved_template
-from tests.support.signed import SignedClient
+from tests.support.signed import AppClients, SignedClient
 
 TEST_CONFIG = ContractConfig(
     webhook_allow_private=True,
@@ -50,17 +50,13 @@ def contract_server(mesh, fake_signing) -> Iterator[ContractServer]:
 @pytest.fixture(scope="package")
 def new_app(mesh, apps, contract_server) -> Iterator[Callable[..., SignedClient]]:
     """Makes business-line clients (one app each, so webhook URLs and visibility are their own)."""
-    made: list[SignedClient] = []
+    clients = AppClients(mesh.base_url, apps)
 
     def make(name: str = "contracts", scopes: list[str] | None = None) -> SignedClient:
-        created = apps.create(name, scopes or BUSINESS_SCOPES)
-        client = SignedClient(mesh.base_url, created.app.app_id, created.secret, timeout=60.0)
-        made.append(client)
-        return client
+        return clients.new(name, scopes or BUSINESS_SCOPES)
 
     yield make
-    for client in made:
-        client.close()
+    clients.close()
 
 
 @pytest.fixture(scope="package")

@@ -22,7 +22,7 @@ from tests.integration.contract.conftest import TEST_CONFIG
 from tests.integration.contract.fake_signing import RunningFake, start_fake_signing
 from tests.integration.contract.helpers import ContractServer, approved_template
 from tests.integration.contract.test_webhooks import receiver  # noqa: F401 - a fixture
-from tests.support.signed import SignedClient
+from tests.support.signed import AppClients, SignedClient
 
 BUSINESS_SCOPES = [s for s in SCOPES if s != "template:review"]
 
@@ -96,17 +96,13 @@ def replicas(mesh, fake_signing) -> Iterator[Replicas]:
 
 @pytest.fixture(scope="package")
 def new_app(mesh, apps, replicas) -> Iterator[Callable[..., SignedClient]]:
-    made: list[SignedClient] = []
+    clients = AppClients(mesh.base_url, apps)
 
     def make(name: str = "evidence", scopes: list[str] | None = None) -> SignedClient:
-        created = apps.create(name, scopes or BUSINESS_SCOPES)
-        client = SignedClient(mesh.base_url, created.app.app_id, created.secret, timeout=60.0)
-        made.append(client)
-        return client
+        return clients.new(name, scopes or BUSINESS_SCOPES)
 
     yield make
-    for client in made:
-        client.close()
+    clients.close()
 
 
 @pytest.fixture(scope="package")

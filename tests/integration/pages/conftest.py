@@ -11,7 +11,7 @@ import pytest
 from services.identity.apps import SCOPES
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.integration.contract.helpers import approved_template
-from tests.support.signed import SignedClient
+from tests.support.signed import AppClients, SignedClient
 
 BUSINESS_SCOPES = [s for s in SCOPES if s != "template:review"]
 
@@ -32,12 +32,10 @@ def reviewer(mesh, apps) -> Iterator[SignedClient]:
 
 @pytest.fixture
 def business_line(mesh, apps, reviewer) -> Iterator[Callable[..., BusinessLine]]:
-    made: list[SignedClient] = []
+    clients = AppClients(mesh.base_url, apps, timeout=120.0)
 
     def make(signing_page: dict | None = None, intent_policy: dict | None = None) -> BusinessLine:
-        created = apps.create("pages-business", BUSINESS_SCOPES)
-        client = SignedClient(mesh.base_url, created.app.app_id, created.secret, timeout=120.0)
-        made.append(client)
+        client = clients.new("pages-business", BUSINESS_SCOPES)
         settings = {k: v for k, v in (("signingPage", signing_page), ("intentPolicy", intent_policy)) if v}
         if settings:
             reply = client.request("PATCH", "/v1/apps/self", settings)
@@ -46,5 +44,4 @@ def business_line(mesh, apps, reviewer) -> Iterator[Callable[..., BusinessLine]]
         return BusinessLine(client, template["templateId"])
 
     yield make
-    for client in made:
-        client.close()
+    clients.close()
