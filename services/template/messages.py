@@ -150,7 +150,9 @@ def redline_out(redline: Redline) -> pb.GetTemplateVersionRedlineResponse:
         template_id=redline.template_id,
         version=redline.version,
         base_version=redline.base_version,
-        paragraphs=[pb.ParagraphChange(kind=c.kind, index=c.index, text=c.text) for c in redline.paragraphs],
+        paragraphs=[
+            pb.ParagraphChange(kind=c.kind, index=c.index, text=c.text, location=c.location) for c in redline.paragraphs
+        ],
         changed_fields=[
             pb.FieldChange(
                 kind=c.kind,

@@ -1,9 +1,14 @@
 """The redline a legal reviewer reads: what a version changes against another one.
 
-Paragraph texts come from the .docx in reading order — body paragraphs, every cell of
-every table (nested tables included, merged cells once), then headers and footers — with
-template expressions as written. Blank paragraphs are left out: spacing is not a legal
-change. A changed paragraph shows as the old one DELETED and the new one INSERTED.
+Paragraphs come from every part of the .docx the filled document shows, in reading order:
+the body (every cell of every table, nested tables included, merged cells once; content
+controls opened; each paragraph followed by the text boxes anchored in it), then the
+headers and footers that show (first-page and even-page ones only when the document uses
+them), then footnotes and endnotes. Each paragraph carries where it lives ("body",
+"first-page header", "footnote", "text box in body", ...) and its text with template
+expressions as written; a paragraph that moves to another part is a change. Blank
+paragraphs are left out: spacing is not a legal change. A changed paragraph shows as the
+old one DELETED and the new one INSERTED.
 """
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from docx import Document
-from docx.table import Table
-from docx.text.paragraph import Paragraph
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import parse_xml
+from docx.oxml.ns import qn
 
 from core.errors import NotFound, invalid
 from services.template.catalog import Catalog
@@ -24,12 +30,38 @@ from services.template.signers import SignerRole
 INSERTED, DELETED = "INSERTED", "DELETED"
 ADDED, REMOVED, MODIFIED = "ADDED", "REMOVED", "MODIFIED"
 
+# Where a paragraph lives.
+BODY = "body"
+HEADER, FIRST_PAGE_HEADER, EVEN_PAGE_HEADER = "header", "first-page header", "even-page header"
+FOOTER, FIRST_PAGE_FOOTER, EVEN_PAGE_FOOTER = "footer", "first-page footer", "even-page footer"
+FOOTNOTE, ENDNOTE = "footnote", "endnote"
+TEXT_BOX = "text box"  # "text box in body", "text box in header", ...
+
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_P, _T, _TBL, _TR, _TC = qn("w:p"), qn("w:t"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
+_TXBX, _DEL, _MOVE_FROM = qn("w:txbxContent"), qn("w:del"), qn("w:moveFrom")
+# Not read as the paragraph's own text: text boxes (read as paragraphs of their own), the
+# VML copy of a text box, and tracked deletions.
+_SKIPPED = frozenset({_TXBX, _MC_FALLBACK, _DEL, _MOVE_FROM})
+# Block wrappers whose content is read as if it stood in their place: content controls,
+# custom XML and tracked insertions.
+_OPENED = frozenset(qn(t) for t in ("w:sdt", "w:sdtContent", "w:customXml", "w:ins", "w:moveTo"))
+_CHARACTERS = {qn("w:tab"): "\t", qn("w:ptab"): "\t", qn("w:cr"): "\n", qn("w:noBreakHyphen"): "-"}
+_BR = qn("w:br")
+
+
+@dataclass(frozen=True)
+class DocParagraph:
+    location: str  # BODY, HEADER, FOOTNOTE, ...
+    text: str
+
 
 @dataclass(frozen=True)
 class ParagraphChange:
     kind: str  # INSERTED or DELETED
     index: int  # in the new version when inserted, in the base version when deleted
     text: str
+    location: str
 
 
 @dataclass(frozen=True)
@@ -58,50 +90,118 @@ class Redline:
     signers: tuple[SignerChange, ...]
 
 
-def paragraph_texts(docx: bytes) -> list[str]:
-    """The non-blank paragraph texts of a .docx, in reading order."""
+def paragraphs(docx: bytes) -> list[DocParagraph]:
+    """The non-blank paragraphs of a .docx that a filled document renders, in reading order."""
     document = Document(io.BytesIO(docx))
-    texts = [p.text for p in _blocks(document)]
+    found = list(_part_paragraphs(document.element.body, BODY))
     seen_parts: list = []
-    for section in document.sections:
-        for part in (section.header, section.footer):
+    for kind, label, shown in _header_footer_kinds(document):
+        if not shown:
+            continue
+        for section in document.sections:
+            part = getattr(section, kind)
             # A header linked to the previous section is the same part again.
             if part.is_linked_to_previous or any(part.part is seen for seen in seen_parts):
                 continue
             seen_parts.append(part.part)
-            texts.extend(p.text for p in _blocks(part))
-    return [t.strip() for t in texts if t.strip()]
+            found.extend(_part_paragraphs(part.part.element, label))
+    for reltype, label in ((RT.FOOTNOTES, FOOTNOTE), (RT.ENDNOTES, ENDNOTE)):
+        for rel in document.part.rels.values():
+            if rel.reltype == reltype and not rel.is_external:
+                found.extend(_note_paragraphs(parse_xml(rel.target_part.blob), label))
+    return found
 
 
-def _blocks(container) -> Iterator[Paragraph]:
-    for item in container.iter_inner_content():
-        if isinstance(item, Paragraph):
-            yield item
-        elif isinstance(item, Table):
-            yield from _table_paragraphs(item)
+def _header_footer_kinds(document) -> list[tuple[str, str, bool]]:
+    # First-page and even-page headers and footers exist in a file without showing
+    # unless a section asks for a distinct first page or the settings for even pages.
+    first = any(s.different_first_page_header_footer for s in document.sections)
+    even = document.settings.odd_and_even_pages_header_footer
+    return [
+        ("header", HEADER, True),
+        ("first_page_header", FIRST_PAGE_HEADER, first),
+        ("even_page_header", EVEN_PAGE_HEADER, even),
+        ("footer", FOOTER, True),
+        ("first_page_footer", FIRST_PAGE_FOOTER, first),
+        ("even_page_footer", EVEN_PAGE_FOOTER, even),
+    ]
 
 
-def _table_paragraphs(table: Table) -> Iterator[Paragraph]:
-    # A merged cell repeats in every grid slot it spans. The elements are kept alive in
-    # ``seen``: an unreferenced lxml proxy can be freed and its id reused.
-    seen: dict[int, object] = {}
-    for row in table.rows:
-        for cell in row.cells:
-            if id(cell._tc) in seen:
-                continue
-            seen[id(cell._tc)] = cell._tc
-            yield from _blocks(cell)
+def _note_paragraphs(root, label: str) -> Iterator[DocParagraph]:
+    for note in root.iterchildren(qn("w:footnote"), qn("w:endnote")):
+        # Separators are the rule above the notes, not text.
+        if note.get(qn("w:type")) in (None, "normal"):
+            yield from _part_paragraphs(note, label)
 
 
-def diff_paragraphs(before: list[str], after: list[str]) -> list[ParagraphChange]:
+def _part_paragraphs(container, label: str) -> Iterator[DocParagraph]:
+    """Paragraphs of a body, header, footer, note, cell or text box, with content controls
+    opened; each paragraph is followed by the text boxes anchored in it."""
+    for child in container.iterchildren():
+        if child.tag == _P:
+            text = "".join(_own_text(child)).strip()
+            if text:
+                yield DocParagraph(label, text)
+            for box in _text_boxes(child):
+                yield from _part_paragraphs(box, _in_text_box(label))
+        elif child.tag == _TBL:
+            for cell in _cells(child):
+                yield from _part_paragraphs(cell, label)
+        elif child.tag in _OPENED:
+            yield from _part_paragraphs(child, label)
+
+
+def _cells(element) -> Iterator:
+    """A table's cells row by row, also inside content controls around rows or cells. A
+    merged cell is one w:tc; a cell that continues a vertical merge is empty."""
+    for child in element.iterchildren():
+        if child.tag == _TC:
+            yield child
+        elif child.tag == _TR or child.tag in _OPENED:
+            yield from _cells(child)
+
+
+def _own_text(element) -> Iterator[str]:
+    """The paragraph's rendered text, leaving out deleted text and text boxes (read on their own)."""
+    for child in element.iterchildren():
+        if child.tag in _SKIPPED:
+            continue
+        if child.tag == _T:
+            yield child.text or ""
+        elif child.tag in _CHARACTERS:
+            yield _CHARACTERS[child.tag]
+        elif child.tag == _BR:
+            # A page or column break is layout; only a line break is text.
+            yield "\n" if child.get(qn("w:type")) in (None, "textWrapping") else ""
+        else:
+            yield from _own_text(child)
+
+
+def _text_boxes(paragraph) -> Iterator:
+    """The w:txbxContent of the text boxes anchored in a paragraph, each once: Word writes a
+    box twice (DrawingML, and VML under mc:Fallback), and a box's own boxes are its business."""
+    stack = list(paragraph.iterchildren())
+    while stack:
+        element = stack.pop(0)
+        if element.tag == _TXBX:
+            yield element
+        elif element.tag not in _SKIPPED:
+            stack[:0] = list(element.iterchildren())
+
+
+def _in_text_box(label: str) -> str:
+    return label if label.startswith(TEXT_BOX) else f"{TEXT_BOX} in {label}"
+
+
+def diff_paragraphs(before: list[DocParagraph], after: list[DocParagraph]) -> list[ParagraphChange]:
     """Inserted and deleted paragraphs, in document order."""
     changes: list[ParagraphChange] = []
     matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag in ("delete", "replace"):
-            changes.extend(ParagraphChange(DELETED, i, before[i]) for i in range(i1, i2))
+            changes.extend(ParagraphChange(DELETED, i, before[i].text, before[i].location) for i in range(i1, i2))
         if tag in ("insert", "replace"):
-            changes.extend(ParagraphChange(INSERTED, j, after[j]) for j in range(j1, j2))
+            changes.extend(ParagraphChange(INSERTED, j, after[j].text, after[j].location) for j in range(j1, j2))
     return changes
 
 
@@ -164,8 +264,8 @@ class Redlines:
         base = versions.get(base_number)
         if base_number and base is None:
             raise invalid("baseVersion", f"template {template_id} has no version {base_number}")
-        before = paragraph_texts(self._catalog.read_docx(base)) if base else []
-        after = paragraph_texts(self._catalog.read_docx(target))
+        before = paragraphs(self._catalog.read_docx(base)) if base else []
+        after = paragraphs(self._catalog.read_docx(target))
         return Redline(
             template_id=template_id,
             version=number,
