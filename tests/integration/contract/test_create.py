@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from reportlab.pdfgen import canvas
 
 from services.contract.store import ContractRow
-from tests.fixtures.docx_fixtures import simple_docx
+from tests.fixtures.docx_fixtures import loan_contract_docx_bytes, simple_docx
 from tests.integration.contract.helpers import (
     b64,
     borrower,
@@ -50,9 +50,14 @@ def test_create_pins_the_approved_version_and_stores_the_rendered_pdf(business, 
 
     fetched = ok(business.get(f"/v1/contracts/{created['contractId']}"))
     assert fetched["data"]["contract_no"] == "JK-2026-000123" and fetched["documents"] == created["documents"]
+    # Pinned to the exact .docx that legal approved: the SHA-256 of the uploaded bytes.
+    uploaded_sha256 = hashlib.sha256(loan_contract_docx_bytes()).hexdigest()
     with contract_server.ctx.sessions() as session:
         row = session.get(ContractRow, created["contractId"])
-        assert row.template_docx_sha256 and len(row.template_docx_sha256) == 64
+        assert row.template_docx_sha256 == uploaded_sha256
+    events = ok(business.get(f"/v1/contracts/{created['contractId']}/events"))["events"]
+    assert events[0]["type"] == "contract.created"
+    assert events[0]["details"]["templateDocxSha256"] == uploaded_sha256
 
 
 def test_the_same_biz_no_returns_the_existing_contract(business, template):
@@ -114,15 +119,36 @@ def test_bad_signers_and_request_fields_are_all_reported(business, template):
     assert "borrower" in found["signers"]
 
 
-def test_an_unapproved_template_cannot_be_used(business):
-    pending = ok(business.post("/v1/templates", {
+def _unreviewed_template(business) -> str:
+    return ok(business.post("/v1/templates", {
         "name": "未审核-" + secrets.token_hex(3), "docx": b64(simple_docx("合同编号：{{ contract_no }}", "甲方（盖章）")),
         "signers": [{"role": "lender", "kind": "ORG", "positions": [{"keyword": "甲方（盖章）"}]}],
-    }))
+    }))["templateId"]
+
+
+def _refused_for_its_template(business, template_id: str) -> str:
+    """Creating a contract from ``template_id`` fails with FAILED_PRECONDITION and stores
+    nothing; returns the message."""
     reply = business.post("/v1/contracts", {
-        "templateId": pending["templateId"], "title": "x", "data": {"contract_no": "1"}, "signers": [lender()],
+        "templateId": template_id, "title": "x", "data": {"contract_no": "1"}, "signers": [lender()],
     })
-    assert error(reply, 400, 9)["message"]
+    message = error(reply, 400, 9)["message"]
+    assert ok(business.get(f"/v1/contracts?templateId={template_id}")).get("contracts", []) == []
+    return message
+
+
+def test_an_unapproved_template_cannot_be_used(business):
+    template_id = _unreviewed_template(business)
+    message = _refused_for_its_template(business, template_id)
+    assert template_id in message and "no approved version" in message, message
+    assert "legal must approve" in message, message
+
+
+def test_a_template_whose_only_version_was_rejected_cannot_be_used(business, reviewer):
+    template_id = _unreviewed_template(business)
+    ok(reviewer.post(f"/v1/templates/{template_id}/versions/1:reject", {"comment": "缺少利率条款"}))
+    message = _refused_for_its_template(business, template_id)
+    assert template_id in message and "no approved version" in message, message
 
 
 def test_extra_documents_pdf_and_docx(business, template):

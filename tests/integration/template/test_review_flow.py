@@ -8,7 +8,7 @@ import pytest
 
 from econtract.template.v1 import template_pb2
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
-from tests.integration.template.helpers import LOAN_SIGNERS, b64, created, error, unique
+from tests.integration.template.helpers import LOAN_SIGNERS, b64, created, error, query, unique
 from tests.unit.template.docx_builders import edit_paragraph, simple_docx
 
 SMALL_SIGNERS = [
@@ -153,8 +153,24 @@ def test_reviewing_needs_the_review_scope(uploader, reviewing_uploader):
     template_id = created(reviewing_uploader, small_contract("第一条 {{ amount }}"), signers=SMALL_SIGNERS)["templateId"]
     reply = uploader.post(f"/v1/templates/{template_id}/versions/1:approve", {"comment": "ok"})
     assert "template:review" in error(reply, 403, 7)["message"]
+    rejected = uploader.post(f"/v1/templates/{template_id}/versions/1:reject", {"comment": "不同意"})
+    assert "template:review" in error(rejected, 403, 7)["message"]
     detail = uploader.get(f"/v1/templates/{template_id}").json()
-    assert detail["versions"][0]["status"] == "PENDING_REVIEW"
+    version = detail["versions"][0]
+    assert (version["status"], version.get("reviewer", ""), version.get("reviewComment", "")) == ("PENDING_REVIEW", "", "")
+
+
+def test_uploading_needs_the_write_scope(reviewer, uploader):
+    name = unique("无权上传")
+    reply = reviewer.post("/v1/templates", {"name": name, "docx": b64(small_contract("第一条 {{ amount }}")),
+                                            "signers": SMALL_SIGNERS})
+    assert "template:write" in error(reply, 403, 7)["message"]
+    assert uploader.get(query("/v1/templates", nameQuery=name)).json().get("templates", []) == []
+
+    template_id = created(uploader, small_contract("第一条 {{ amount }}"), signers=SMALL_SIGNERS)["templateId"]
+    version = reviewer.post(f"/v1/templates/{template_id}/versions", {"docx": b64(small_contract("第一条 改"))})
+    assert "template:write" in error(version, 403, 7)["message"]
+    assert [v["version"] for v in uploader.get(f"/v1/templates/{template_id}").json()["versions"]] == [1]
 
 
 def test_contracts_cannot_use_an_unapproved_disabled_or_unknown_template(uploader, reviewer, template_stub):
