@@ -28,7 +28,7 @@ from services.identity.subjects import Subject, Subjects
 from services.identity.verification import RealNameVerification
 
 # App settings that a business line manages itself, by their proto field names.
-SELF_SETTINGS = ("webhook_url", "signing_page", "intent_policy", "trust_anchors")
+SELF_SETTINGS = ("webhook_url", "signing_page", "intent_policy", "trust_anchors", "seal_styles")
 # An administrator may also choose the app's real-name provider.
 ADMIN_SETTINGS = (*SELF_SETTINGS, "real_name_provider")
 # The app setting (set by an administrator) naming the real-name provider of a business line.

@@ -32,6 +32,8 @@ SCOPES = (
 )
 # A new app may do everything a business line normally does; reviewing templates is granted on purpose.
 DEFAULT_SCOPES = tuple(s for s in SCOPES if s not in ("template:review", "dev:outbox"))
+# Seal styles a business line may choose as its default, per kind of signer (signing's Seal.Style names).
+SEAL_STYLES = {"company": ("ROUND_COMPANY", "OVAL_COMPANY"), "personal": ("SQUARE_PERSONAL", "RECTANGULAR_PERSONAL")}
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def check_settings(changes: dict) -> dict:
-    """Refuse settings that would break later: bad webhook URLs, certificates that do not parse."""
+    """Refuse settings that would break later: bad webhook URLs, certificates that do not parse,
+    seal styles the signing service cannot draw."""
     from cryptography import x509
 
     url = changes.get("webhook_url")
@@ -85,6 +88,9 @@ def check_settings(changes: dict) -> dict:
             x509.load_pem_x509_certificate(pem.encode())
         except ValueError:
             raise InvalidArgument(f"trust_anchors[{i}] is not a PEM certificate") from None
+    for kind, style in (changes.get("seal_styles") or {}).items():
+        if style not in SEAL_STYLES.get(kind, ()):
+            raise InvalidArgument(f"seal_styles.{kind} must be one of {', '.join(SEAL_STYLES.get(kind, ()))}")
     return changes
 
 

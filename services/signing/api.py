@@ -23,7 +23,8 @@ from services.signing.seal_library import Seal, SealLibrary, SealSource, SealSty
 from services.signing.signatures import ORG, PERSON, AgreementRequest, Signatures, SignedDocument, Signer, SignRequest
 from services.signing.tsa import TimestampAuthority
 
-_STYLES = {pb.Seal.ROUND_COMPANY: SealStyle.ROUND_COMPANY, pb.Seal.SQUARE_PERSONAL: SealStyle.SQUARE_PERSONAL}
+_STYLES = {pb.Seal.ROUND_COMPANY: SealStyle.ROUND_COMPANY, pb.Seal.SQUARE_PERSONAL: SealStyle.SQUARE_PERSONAL,
+           pb.Seal.OVAL_COMPANY: SealStyle.OVAL_COMPANY, pb.Seal.RECTANGULAR_PERSONAL: SealStyle.RECTANGULAR_PERSONAL}
 _STYLE_NAMES = {v: k for k, v in _STYLES.items()}
 _SOURCES = {SealSource.GENERATED: pb.Seal.GENERATED, SealSource.UPLOADED: pb.Seal.UPLOADED}
 _KINDS = {common_pb2.PERSON: PERSON, common_pb2.ORG: ORG}

@@ -5,7 +5,9 @@ kept only as a keyed hash: the seal table never holds an ID card number. The ima
 is a normalised transparent PNG in the content-addressed blob store. A subject's
 first seal is its default, the one a signing uses when it names neither a seal nor a
 handwriting image; a subject with no seal at all gets one generated at its first
-signing (a round seal for an organisation, a square name seal for a person).
+signing in the business line's style (``SealStyles``: by default a round seal for an
+organisation, a square name seal for a person). A seal generated without a named style
+gets the business line's style for the subject's kind too.
 """
 from __future__ import annotations
 
@@ -27,13 +29,32 @@ from services.signing.store import SealStore, StoredSeal, page_size
 _ID_TYPE = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
 # Identifier systems whose values are case-insensitive (ID card check letter X, credit codes).
 _UPPERCASE_ID_TYPES = frozenset({"ID_CARD", "USCC"})
-DEFAULT_NAMES = {"ROUND_COMPANY": "公章", "SQUARE_PERSONAL": "个人名章"}
+DEFAULT_NAMES = {"ROUND_COMPANY": "公章", "OVAL_COMPANY": "公章", "SQUARE_PERSONAL": "个人名章",
+                 "RECTANGULAR_PERSONAL": "个人名章"}
 
 
 class SealStyle(StrEnum):
     NONE = ""
     ROUND_COMPANY = "ROUND_COMPANY"
     SQUARE_PERSONAL = "SQUARE_PERSONAL"
+    OVAL_COMPANY = "OVAL_COMPANY"
+    RECTANGULAR_PERSONAL = "RECTANGULAR_PERSONAL"
+
+
+COMPANY_STYLES = frozenset({SealStyle.ROUND_COMPANY, SealStyle.OVAL_COMPANY})
+PERSONAL_STYLES = frozenset({SealStyle.SQUARE_PERSONAL, SealStyle.RECTANGULAR_PERSONAL})
+
+
+@dataclass(frozen=True)
+class SealStyles:
+    """The styles a business line's seals are generated in when none is named."""
+
+    company: SealStyle = SealStyle.ROUND_COMPANY
+    personal: SealStyle = SealStyle.SQUARE_PERSONAL
+
+    def for_subject(self, subject: SubjectRef) -> SealStyle:
+        # Organisations sign under their unified social credit code (see certificate_subject).
+        return self.company if subject.id_type == "USCC" else self.personal
 
 
 class SealSource(StrEnum):
@@ -83,13 +104,15 @@ class SealChoice:
 class SealLibrary:
     def __init__(self, store: SealStore, blobs: BlobStore, pki_secrets: PkiSecrets, *,
                  font: str | None = None, limits: seals.UploadLimits | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)):
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+                 styles: Callable[[str], SealStyles] = lambda app_id: SealStyles()):
         self._store = store
         self._blobs = blobs
         self._secrets = pki_secrets
         self._font = font
         self._limits = limits or seals.UploadLimits()
         self._clock = clock
+        self._styles = styles  # app id -> the business line's seal styles
 
     @property
     def limits(self) -> seals.UploadLimits:
@@ -106,13 +129,19 @@ class SealLibrary:
     def generate(self, subject: SubjectRef, style: SealStyle, text: str, *, horizontal_text: str = "",
                  seal_code: str = "", name: str = "", app_id: str = "", subject_id: str | None = None) -> Seal:
         subject = subject.normalised()
+        if style is SealStyle.NONE:
+            style = self._styles(app_id).for_subject(subject)
+        code, title = seal_code.strip() or None, horizontal_text.strip() or None
         if style is SealStyle.ROUND_COMPANY:
-            png = seals.round_company_seal(text, seal_code.strip() or None, title=horizontal_text.strip() or None,
-                                           font=self._font_spec())
+            png = seals.round_company_seal(text, code, title=title, font=self._font_spec())
+        elif style is SealStyle.OVAL_COMPANY:
+            png = seals.oval_company_seal(text, code, title=title, font=self._font_spec())
         elif style is SealStyle.SQUARE_PERSONAL:
             png = seals.square_name_seal(text, font=self._font_spec())
+        elif style is SealStyle.RECTANGULAR_PERSONAL:
+            png = seals.rectangular_name_seal(text, font=self._font_spec())
         else:
-            raise invalid("style", "must be ROUND_COMPANY or SQUARE_PERSONAL")
+            raise invalid("style", f"must be one of {', '.join(s.value for s in SealStyle if s.value)}")
         label = name.strip() or horizontal_text.strip() or DEFAULT_NAMES[style.value]
         return self._save(subject, png, label, style, SealSource.GENERATED, app_id, subject_id)
 
@@ -139,12 +168,15 @@ class SealLibrary:
             raise PermissionDenied(f"seal {seal_id} does not belong to the signer")
         return SealChoice(self._image(row.image_ref), _kind(row.style, kind), (row.width, row.height), row.seal_id)
 
-    def default_for(self, subject: SubjectRef, kind: AppearanceKind, name: str, subject_id: str = "") -> SealChoice:
-        """The subject's default seal, generated (and stored as default) when it has none."""
+    def default_for(self, subject: SubjectRef, kind: AppearanceKind, name: str, subject_id: str = "",
+                    app_id: str = "") -> SealChoice:
+        """The subject's default seal, generated (and stored as default) in the style of the
+        business line ``app_id`` when the subject has none."""
         subject = subject.normalised("signer.subject")
         row = self._store.default(self._owner(subject))
         if row is None:
-            style = SealStyle.ROUND_COMPANY if kind is AppearanceKind.COMPANY_SEAL else SealStyle.SQUARE_PERSONAL
+            styles = self._styles(app_id)
+            style = styles.company if kind is AppearanceKind.COMPANY_SEAL else styles.personal
             seal = self.generate(subject, style, name, subject_id=subject_id or None)
             return SealChoice(seal.png, kind, (seal.width, seal.height), seal.seal_id)
         return SealChoice(self._image(row.image_ref), _kind(row.style, kind), (row.width, row.height), row.seal_id)
@@ -191,8 +223,8 @@ def _cached_blob(blobs: BlobStore, ref: str) -> bytes:
 
 
 def _kind(style: str, signer_kind: AppearanceKind) -> AppearanceKind:
-    if style == SealStyle.ROUND_COMPANY:
+    if style in COMPANY_STYLES:
         return AppearanceKind.COMPANY_SEAL
-    if style == SealStyle.SQUARE_PERSONAL:
+    if style in PERSONAL_STYLES:
         return AppearanceKind.PERSONAL_SEAL
     return signer_kind  # an uploaded seal is drawn at the size of its owner's kind

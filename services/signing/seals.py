@@ -1,4 +1,5 @@
-"""Seal images: generated company and personal seals, and uploaded custom seals.
+"""Seal images: generated company seals (round or oval) and personal seals (square or
+rectangular), and uploaded custom seals.
 
 Every function returns normalised PNG bytes (RGBA, transparent background), the
 only seal format the rest of the service handles. Generated seals are drawn as
@@ -185,6 +186,80 @@ def round_company_seal(name: str, code: str | None = None, *, title: str | None 
     return _to_png(_inked(canvas.reduce(2)))
 
 
+def _ellipse_text(canvas: Image.Image, text: str, font: ImageFont.FreeTypeFont, *, cx: float, cy: float,
+                  rx: float, ry: float, max_span_deg: float) -> None:
+    """Characters over the top of an ellipse, reading clockwise, evenly spaced by arc
+    length and each turned to the tangent; glyphs are squeezed when the text is long."""
+    chars = [c for c in text if not c.isspace()]
+    if not chars:
+        return
+    size = font.size
+    # Arc length from 12 o'clock, sampled every half degree (clockwise positive).
+    half = math.radians(max_span_deg) / 2
+    samples = [(-half + k * (2 * half) / 720) for k in range(721)]
+    lengths = [0.0]
+    for a, b in zip(samples, samples[1:]):
+        lengths.append(lengths[-1] + math.dist((rx * math.sin(a), ry * math.cos(a)),
+                                               (rx * math.sin(b), ry * math.cos(b))))
+    middle = lengths[360]
+    span = min(size * 1.08 * len(chars), lengths[-1])
+    step = span / len(chars)
+    squeeze = min(1.0, step / (size * 1.02))
+    for i, char in enumerate(chars):
+        target = middle - span / 2 + step * (i + 0.5)
+        k = min(range(len(lengths)), key=lambda j: abs(lengths[j] - target))
+        theta = samples[k]
+        tile = _glyph(char, font)
+        tile = tile.resize((max(1, round(size * squeeze)), size), Image.BILINEAR)
+        tangent = math.atan2(ry * math.sin(theta), rx * math.cos(theta))
+        tile = tile.rotate(-math.degrees(tangent), resample=Image.BILINEAR, expand=True)
+        _paste_center(canvas, tile, cx + rx * math.sin(theta), cy - ry * math.cos(theta))
+
+
+def _fit_width(tile: Image.Image, max_width: float) -> Image.Image:
+    if tile.width > max_width:
+        return tile.resize((round(max_width), tile.height), Image.LANCZOS)
+    return tile
+
+
+def oval_company_seal(name: str, code: str | None = None, *, title: str | None = None,
+                      size: int = 480, font: FontSpec | None = None) -> bytes:
+    """Oval company seal (as used for invoice and finance seals), 4:3 and without a star:
+    ``name`` along the top of the ellipse, ``code`` (e.g. the tax number) across the
+    middle and ``title`` (e.g. 发票专用章) under it. ``size`` is the width."""
+    name = name.strip()
+    if not name:
+        raise invalid("name", "must not be empty")
+    if len(name) > 40:
+        raise invalid("name", "at most 40 characters fit on a seal")
+    if code is not None and len(code.strip()) > 20:
+        raise invalid("code", "at most 20 characters")
+    if not 120 <= size <= 2000:
+        raise invalid("size", "must be between 120 and 2000 pixels")
+    spec = font or find_cjk_font()
+    w = size * 2  # supersampled
+    h = round(w * 0.75)
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    cx, cy = w / 2, h / 2
+    ring = round(h * 0.04)
+    margin = h * 0.02
+    rx, ry = cx - margin, cy - margin
+    draw.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), outline=INK, width=ring)
+
+    name_size = round(h * (0.14 if len(name) <= 14 else 0.11))
+    inset = ring + name_size * 0.62
+    _ellipse_text(canvas, name, _font(spec, name_size), cx=cx, cy=cy, rx=rx - inset, ry=ry - inset,
+                  max_span_deg=200)
+    if code and code.strip():
+        tile = _glyph(code.strip(), _font(spec, round(h * 0.085)))
+        _paste_center(canvas, _fit_width(tile, w * 0.6), cx, cy + h * 0.08)
+    if title and title.strip():
+        tile = _glyph(title.strip(), _font(spec, round(h * 0.1)))
+        _paste_center(canvas, _fit_width(tile, w * 0.45), cx, cy + h * 0.25)
+    return _to_png(_inked(canvas.reduce(2)))
+
+
 def name_seal_layout(name: str) -> list[str]:
     """The characters of a square name seal in reading order (columns right to left).
 
@@ -231,6 +306,39 @@ def square_name_seal(name: str, *, size: int = 240, font: FontSpec | None = None
         # Seal script fills its cell: stretch each glyph to the cell box.
         tile = tile.resize((max(1, round(cell_w - 2 * pad)), max(1, round(cell_h - 2 * pad))), Image.BILINEAR)
         _paste_center(canvas, tile, x0 + cell_w / 2, y0 + cell_h / 2)
+    return _to_png(_inked(canvas.reduce(2)))
+
+
+def rectangular_name_seal(name: str, *, size: int = 240, font: FontSpec | None = None) -> bytes:
+    """Rectangular personal seal: a red frame with the name in one row, left to right,
+    followed by 印 when the name has two or three characters (李小明印). ``size`` is
+    the height; the width follows from the number of characters."""
+    chars = [c for c in name.strip() if not c.isspace()]
+    if not chars:
+        raise invalid("name", "must not be empty")
+    if len(chars) > 8:
+        raise invalid("name", "at most 8 characters fit on a name seal")
+    if not 80 <= size <= 1000:
+        raise invalid("size", "must be between 80 and 1000 pixels")
+    if len(chars) in (2, 3):
+        chars.append("印")
+    spec = font or find_cjk_font()
+    h = size * 2
+    border = round(h * 0.06)
+    inset = round(h * 0.02)
+    inner_h = h - 2 * (inset + border)
+    cell = inner_h  # one square cell per character
+    w = round(cell * len(chars) * 0.82) + 2 * (inset + border)  # glyphs a little narrower than tall
+    canvas = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((inset, inset, w - 1 - inset, h - 1 - inset), outline=INK, width=border)
+    cell_w = (w - 2 * (inset + border)) / len(chars)
+    pad = inner_h * 0.08
+    glyph_font = _font(spec, round(inner_h * 1.1))
+    for i, char in enumerate(chars):
+        tile = _glyph(char, glyph_font)
+        tile = tile.resize((max(1, round(cell_w - pad)), max(1, round(inner_h - 2 * pad))), Image.BILINEAR)
+        _paste_center(canvas, tile, inset + border + cell_w * (i + 0.5), h / 2)
     return _to_png(_inked(canvas.reduce(2)))
 
 

@@ -138,7 +138,8 @@ class Signatures:
                        for p in placements(request.pdf, request.positions, shown.kind, shown.pixels)]
         riding = None
         if request.riding_seal:
-            seal = shown if shown.kind is not AppearanceKind.HANDWRITING else self._default_seal(signer, kind)
+            seal = (shown if shown.kind is not AppearanceKind.HANDWRITING
+                    else self._default_seal(signer, kind, claims.app_id))
             size = pades.COMPANY_SEAL_SIZE if kind is AppearanceKind.COMPANY_SEAL else pades.PERSON_SEAL_SIZE
             riding = pades.RidingSeal(seal.png, size=size)
         field_name = _field_name(request.field_name, signer.signer_id, "sig")
@@ -248,10 +249,10 @@ class Signatures:
             return self._seals.chosen(request.seal_id, request.signer.subject, kind, request.signer.subject_id)
         if request.handwriting:
             return self._seals.handwriting(request.handwriting)
-        return self._default_seal(request.signer, kind)
+        return self._default_seal(request.signer, kind, _app_id(request))
 
-    def _default_seal(self, signer: Signer, kind: AppearanceKind) -> SealChoice:
-        return self._seals.default_for(signer.subject, kind, signer.name, signer.subject_id)
+    def _default_seal(self, signer: Signer, kind: AppearanceKind, app_id: str) -> SealChoice:
+        return self._seals.default_for(signer.subject, kind, signer.name, signer.subject_id, app_id)
 
     def earlier(self, token_id: str, contract_id: str, digest: str) -> SignedDocument | None:
         """What this intent token already made of this document, if anything."""
@@ -297,6 +298,11 @@ class Signatures:
             certificate_serial=result.certificate_serial, document_sha256=before, signed_sha256=result.sha256,
             record_json=text, record_sha256=_sha256(text.encode()), created_at=self._clock(),
         ))
+
+
+def _app_id(request: SignRequest) -> str:
+    # The business line whose intent token signs, for its default seal style.
+    return request.intent.app_id if request.intent is not None else ""
 
 
 def _parse_time(value: object) -> dt.datetime | None:

@@ -110,10 +110,80 @@ def test_upload_beyond_the_pixel_limit_is_refused_before_decoding(client):
     assert _violations(reply) == ["image"] and "exceeds the limit" in reply.json()["message"]
 
 
-def test_missing_subject_and_style_are_400(client):
+def test_missing_subject_is_400(client):
     assert _violations(client.post("/v1/seals:generate", {"style": "ROUND_COMPANY", "text": "x"})) == ["subject"]
-    assert _violations(client.post("/v1/seals:generate", {"subject": COMPANY, "text": "x"})) == ["style"]
     assert _violations(client.get("/v1/seals")) == ["subject"]
+
+
+# ------------------------------------------------- the business line's seal styles
+
+
+@pytest.fixture
+def business_line(mesh, apps):
+    """A fresh app that manages its own settings and seals."""
+    from tests.support.signed import AppClients
+
+    clients = AppClients(mesh.base_url, apps)
+    yield clients.new("seal-styles", ["seal:read", "seal:write", "app:self"])
+    clients.close()
+
+
+def _generate(app, subject: dict, text: str, **extra) -> dict:
+    reply = app.post("/v1/seals:generate", {"subject": subject, "text": text, **extra})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def _ink_box(image: Image.Image) -> tuple[int, int]:
+    """Width and height of what is drawn (alpha above a trace)."""
+    left, top, right, bottom = image.getchannel("A").point(lambda a: 255 if a > 8 else 0).getbbox()
+    return right - left, bottom - top
+
+
+def test_without_a_style_the_platform_draws_round_and_square_seals(business_line):
+    company = _generate(business_line, {"idType": "USCC", "id": "91440300MA5FSTY01A"}, "深圳某某贸易有限公司")
+    person = _generate(business_line, {"idType": "ID_CARD", "id": "110101199003071234"}, "李小明")
+    assert company["style"] == "ROUND_COMPANY" and person["style"] == "SQUARE_PERSONAL"
+    width, height = _ink_box(_png(company))
+    assert abs(width - height) <= 2  # a circle
+    width, height = _ink_box(_png(person))
+    assert abs(width - height) <= 2  # a square
+
+
+def test_the_business_lines_styles_change_the_generated_seals(business_line):
+    reply = business_line.request("PATCH", "/v1/apps/self", {
+        "sealStyles": {"company": "OVAL_COMPANY", "personal": "RECTANGULAR_PERSONAL"}})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["sealStyles"] == {"company": "OVAL_COMPANY", "personal": "RECTANGULAR_PERSONAL"}
+    assert business_line.get("/v1/apps/self").json()["sealStyles"]["company"] == "OVAL_COMPANY"
+
+    company = _generate(business_line, {"idType": "USCC", "id": "91440300MA5FSTY02B"}, "深圳某某贸易有限公司",
+                        horizontalText="发票专用章", sealCode="91440300MA5FSTY02B")
+    assert company["style"] == "OVAL_COMPANY" and company["name"] == "发票专用章"
+    image = _png(company)
+    assert image.mode == "RGBA" and _transparent_corners(image)
+    width, height = _ink_box(image)
+    assert 1.25 < width / height < 1.4  # an oval of 4:3, no longer a circle
+    w, h = image.size
+    assert image.getpixel((w // 2, h // 2 - round(h * 0.08)))[3] == 0  # no star in the middle
+
+    person = _generate(business_line, {"idType": "ID_CARD", "id": "110101199003075678"}, "李小明")
+    assert person["style"] == "RECTANGULAR_PERSONAL" and person["name"] == "个人名章"
+    width, height = _ink_box(_png(person))
+    assert width > 2.5 * height  # one row of four characters (李小明印), not a 2x2 square
+
+    # A named style still wins over the business line's default.
+    explicit = _generate(business_line, {"idType": "USCC", "id": "91440300MA5FSTY02B"}, "深圳某某贸易有限公司",
+                         style="ROUND_COMPANY")
+    width, height = _ink_box(_png(explicit))
+    assert explicit["style"] == "ROUND_COMPANY" and abs(width - height) <= 2
+
+
+def test_a_style_of_the_wrong_kind_is_refused(business_line):
+    reply = business_line.request("PATCH", "/v1/apps/self", {"sealStyles": {"company": "SQUARE_PERSONAL"}})
+    assert reply.status_code == 400, reply.text
+    assert "seal_styles.company must be one of ROUND_COMPANY, OVAL_COMPANY" in reply.json()["message"]
+    assert business_line.get("/v1/apps/self").json().get("sealStyles", {}) == {}
 
 
 def test_reading_seals_needs_the_scope(mesh, apps):

@@ -165,6 +165,31 @@ def test_riding_seal_and_the_default_seal(signing_rpc, contract, client):
     assert _verify_rest(client, reply.pdf.data)["valid"] is True
 
 
+def test_the_default_seal_is_generated_in_the_business_lines_style(mesh, apps, signing_rpc, contract):
+    created = apps.create("oval-seals", ["seal:read", "app:self", "document:verify"])
+    app = SignedClient(mesh.base_url, created.app.app_id, created.secret)
+    try:
+        reply = app.request("PATCH", "/v1/apps/self", {"sealStyles": {"company": "OVAL_COMPANY"}})
+        assert reply.status_code == 200, reply.text
+        subject = {"idType": "USCC", "id": "91110302MA01OVAL5X"}
+        signer = service.org_signer("sg_oval", subject_id="sub_oval")
+        signer.subject.id = subject["id"]
+        claims = service.claims("ct_oval", contract, signer_id="sg_oval", token_id="tok_oval", subject_id="sub_oval")
+        claims.app_id = created.app.app_id  # the business line whose signer this is
+        signed = signing_rpc.SignDocument(service.sign_request(contract, signer, "ct_oval", claims,
+                                                               [service.point(1, 300, 400)]))
+        (seal,) = app.get(f"/v1/seals?subject.idType=USCC&subject.id={subject['id']}").json()["seals"]
+        assert seal["isDefault"] and seal["style"] == "OVAL_COMPANY" and seal["source"] == "GENERATED"
+        reader = PdfFileReader(io.BytesIO(signed.pdf.data))
+        (sig_field,) = [f.get_object() for f in reader.root["/AcroForm"]["/Fields"]]
+        x1, y1, x2, y2 = (float(v) for v in sig_field["/Rect"])
+        assert x2 - x1 == pytest.approx(119.0, abs=0.01)  # a 42 mm company seal ...
+        assert y2 - y1 == pytest.approx(119.0 * 0.75, abs=0.5)  # ... that is an oval of 4:3
+        assert _verify_rest(app, signed.pdf.data)["valid"] is True
+    finally:
+        app.close()
+
+
 def test_signed_document_can_be_delivered_to_the_blob_store(mesh, signing_rpc, contract):
     ref = mesh.contexts["signing"].blobs.put(contract)
     request = service.sign_request(contract, service.org_signer("sg_blob"), "ct_blob",

@@ -103,6 +103,52 @@ def test_square_seal_reads_right_column_first():
     assert left.getchannel("A").getbbox() and right.getchannel("A").getbbox()
 
 
+def test_oval_company_seal_is_a_four_by_three_ring_without_a_star():
+    image = _open(seals.oval_company_seal("某某科技有限公司", "91110302MA01NNKT89", title="发票专用章", size=400))
+    assert image.size == (400, 300)
+    for corner in [(0, 0), (399, 0), (0, 299), (399, 299)]:
+        assert image.getpixel(corner)[3] == 0
+    assert _is_red(image.getpixel((200, 9)))  # top of the ring
+    assert _is_red(image.getpixel((9, 150)))  # left of the ring
+    assert image.getpixel((200, 130))[3] == 0  # where a round seal has its star
+
+
+def test_oval_seal_code_goes_across_the_middle_and_title_below():
+    bare = _open(seals.oval_company_seal("某某科技有限公司", size=400))
+    full = _open(seals.oval_company_seal("某某科技有限公司", "91110302MA01NNKT89", title="发票专用章", size=400))
+    middle, lower = (90, 160, 310, 190), (130, 210, 270, 250)
+    assert _ink(bare.crop(middle)) == 0 and _ink(bare.crop(lower)) == 0
+    assert _ink(full.crop(middle)) > 500 and _ink(full.crop(lower)) > 500
+
+
+@pytest.mark.parametrize("kwargs", [{"name": " "}, {"name": "x" * 41}, {"name": "某", "size": 50},
+                                    {"name": "某", "code": "1" * 21}])
+def test_oval_seal_rejects_bad_input(kwargs):
+    with pytest.raises(InvalidArgument):
+        seals.oval_company_seal(**kwargs)
+
+
+def test_rectangular_name_seal_is_one_row_with_yin_for_short_names():
+    three = _open(seals.rectangular_name_seal("李小明", size=100))
+    four = _open(seals.rectangular_name_seal("欧阳娜娜", size=100))
+    two = _open(seals.rectangular_name_seal("张三", size=100))
+    assert three.height == 100 and three.width > 2.5 * three.height
+    assert three.size == four.size  # 李小明 gets 印: four characters like 欧阳娜娜
+    assert two.width < three.width  # 张三印: three
+    assert three.getpixel((0, 0))[3] == 0
+    assert _is_red(three.getpixel((three.width // 2, 4)))  # top edge of the frame
+    # the last cell holds 印, drawn the same as in a seal made of 印 alone
+    reference = _open(seals.rectangular_name_seal("印印印印", size=100))
+    cell = (three.width * 3 // 4 + 4, 10, three.width - 10, 90)
+    assert three.crop(cell).getchannel("A").tobytes() == reference.crop(cell).getchannel("A").tobytes()
+
+
+@pytest.mark.parametrize("kwargs", [{"name": " "}, {"name": "一二三四五六七八九"}, {"name": "王", "size": 40}])
+def test_rectangular_seal_rejects_bad_input(kwargs):
+    with pytest.raises(InvalidArgument):
+        seals.rectangular_name_seal(**kwargs)
+
+
 def test_uploaded_png_white_background_becomes_transparent():
     source = Image.new("RGB", (300, 200), "white")
     ImageDraw.Draw(source).ellipse((50, 20, 250, 180), outline=(200, 0, 0), width=12)
