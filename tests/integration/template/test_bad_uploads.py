@@ -1,8 +1,12 @@
 """Uploads that must be refused with INVALID_ARGUMENT saying what and where, storing nothing."""
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import zipfile
+
+import pytest
 
 from tests.integration.template.helpers import LOAN_SIGNERS, b64, create, created, error, query, unique, violations
 from tests.unit.template.docx_builders import simple_docx
@@ -16,6 +20,76 @@ def refused(uploader, docx: bytes, signers=None) -> dict:
     listed = uploader.get(query("/v1/templates", nameQuery=name))
     assert listed.status_code == 200 and listed.json()["templates"] == [], "a refused upload was stored"
     return body
+
+
+def with_entries(docx: bytes, add, *, rels: dict[str, bytes] | None = None) -> bytes:
+    """``docx`` rewritten with ``add(archive)`` adding entries and ``rels`` replacing parts."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docx)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item, (rels or {}).get(item.filename, source.read(item)))
+        add(target)
+    return out.getvalue()
+
+
+def refused_and_not_stored(uploader, template_blobs, docx: bytes) -> str:
+    """The upload is refused with INVALID_ARGUMENT on ``docx``; returns what it says about
+    the .docx. No template was listed (``refused``) and the bytes are not in the blob store."""
+    body = refused(uploader, docx)
+    assert not template_blobs.exists("sha256:" + hashlib.sha256(docx).hexdigest())
+    return violations(body)["docx"]
+
+
+@pytest.fixture(scope="module")
+def template_blobs(mesh):
+    return mesh.contexts["template"].blobs
+
+
+def test_an_oversized_upload_is_refused_naming_the_limit(uploader, template_blobs):
+    # 21 MiB that cannot be compressed, stored in the zip as it is: over the 20 MiB limit.
+    big = with_entries(simple_docx(["甲方（盖章）："]), lambda zf: zf.writestr(
+        zipfile.ZipInfo("word/media/padding.bin"), os.urandom(21 * 1024 * 1024), zipfile.ZIP_STORED))
+    said = refused_and_not_stored(uploader, template_blobs, big)
+    assert "21.0 MiB" in said and "the limit is 20.0 MiB" in said, said
+
+
+def test_a_zip_with_too_many_entries_is_refused_naming_the_limit(uploader, template_blobs):
+    def many(archive: zipfile.ZipFile) -> None:
+        for number in range(2001):
+            archive.writestr(f"customXml/item{number + 100}.xml", "<a/>")
+
+    said = refused_and_not_stored(uploader, template_blobs, with_entries(simple_docx(["甲方（盖章）："]), many))
+    assert "zip entries" in said and "the limit is 2000" in said, said
+
+
+def test_a_zip_bomb_is_refused_naming_the_uncompressed_limit(uploader, template_blobs):
+    def bomb(archive: zipfile.ZipFile) -> None:
+        # 201 MiB of zeros deflate to a fraction of a megabyte.
+        with archive.open("word/media/zeros.bin", "w", force_zip64=True) as entry:
+            block = bytes(1024 * 1024)
+            for _ in range(201):
+                entry.write(block)
+
+    docx = with_entries(simple_docx(["甲方（盖章）："]), bomb)
+    assert len(docx) < 1024 * 1024
+    said = refused_and_not_stored(uploader, template_blobs, docx)
+    assert "the limit is 200.0 MiB" in said and "zip bomb" in said, said
+
+
+def test_an_external_relationship_is_refused_naming_its_target(uploader, template_blobs):
+    document = simple_docx(["甲方（盖章）："])
+    with zipfile.ZipFile(io.BytesIO(document)) as archive:
+        rels = archive.read("word/_rels/document.xml.rels")
+    linked = rels.replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdRemote" TargetMode="External" Target="http://203.0.113.7/track.png"'
+        b' Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"/></Relationships>',
+    )
+    said = refused_and_not_stored(
+        uploader, template_blobs, with_entries(document, lambda zf: None, rels={"word/_rels/document.xml.rels": linked})
+    )
+    assert "external image relationship" in said and "http://203.0.113.7/track.png" in said, said
+    assert "only hyperlinks may point outside the document" in said, said
 
 
 def test_a_non_docx_upload_is_refused(uploader):
