@@ -1,5 +1,5 @@
-"""The ``econtract`` command: run services, start the platform, manage apps, read traces,
-verify evidence bundles."""
+"""The ``econtract`` command: run services, start the platform, manage apps and template
+groups, read traces, verify evidence bundles."""
 from __future__ import annotations
 
 import argparse
@@ -69,6 +69,54 @@ def _users_create(args) -> None:
     print(json.dumps(out, ensure_ascii=False))
 
 
+def _template_call(method: str, request, *, idempotent: bool = True):
+    """One call to the running template service, with the usual deadline and retries."""
+    import grpc
+
+    from core.rpc.client import Peers
+    from core.rpc.status import from_rpc_error
+    from econtract.template.v1 import template_pb2_grpc
+
+    settings = load("cli")
+    peers = Peers(settings, None)
+    try:
+        stub = template_pb2_grpc.TemplateServiceStub(peers.channel("template"))
+        return peers.call(getattr(stub, method), request, idempotent=idempotent)
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise SystemExit(f"error: the template service at {settings.addresses['template']} did not answer "
+                             "(is the platform running? TEMPLATE_ADDR says where)") from None
+        raise SystemExit(f"error: {from_rpc_error(exc).message}") from None
+    finally:
+        peers.close()
+
+
+def _groups_create(args) -> None:
+    from google.protobuf.json_format import MessageToDict
+
+    from econtract.template.v1 import template_pb2 as pb
+
+    request = pb.CreateTemplateGroupRequest(group_id=args.id, name=args.name or "", description=args.description or "")
+    # Creating is not idempotent: a retry after a lost reply would report ALREADY_EXISTS.
+    reply = _template_call("CreateTemplateGroup", request, idempotent=False)
+    print(json.dumps(MessageToDict(reply.group), ensure_ascii=False))
+
+
+def _groups_list(args) -> None:
+    from google.protobuf.json_format import MessageToDict
+
+    from econtract.template.v1 import template_pb2 as pb
+
+    groups, token = [], ""
+    while True:
+        reply = _template_call("ListTemplateGroups", pb.ListTemplateGroupsRequest(page_size=100, page_token=token))
+        groups.extend(MessageToDict(g) for g in reply.groups)
+        token = reply.next_page_token
+        if not token:
+            break
+    print(json.dumps(groups, ensure_ascii=False))
+
+
 def _traces_show(args) -> None:
     from core.traces import read_spans, render_tree
 
@@ -128,6 +176,18 @@ def parser() -> argparse.ArgumentParser:
     user.add_argument("--role", required=True, choices=("operator", "reviewer", "admin"))
     user.add_argument("--display-name")
     user.set_defaults(func=_users_create)
+
+    templates = sub.add_parser("templates", help="templates (through the running template service)")
+    groups = templates.add_subparsers(dest="templates_command", required=True).add_parser(
+        "groups", help="template groups: the categories templates are filed under"
+    ).add_subparsers(dest="groups_command", required=True)
+    group = groups.add_parser("create", help="create a template group and print it as JSON")
+    group.add_argument("--id", required=True, help="the group's key, e.g. loans (letters, digits, '-' and '_')")
+    group.add_argument("--name", help="human name (default: the key)")
+    group.add_argument("--description")
+    group.set_defaults(func=_groups_create)
+    group_list = groups.add_parser("list", help="every template group by key, as a JSON array")
+    group_list.set_defaults(func=_groups_list)
 
     traces = sub.add_parser("traces", help="local traces").add_subparsers(dest="traces_command", required=True)
     show = traces.add_parser("show", help="print one trace as a tree of spans")
