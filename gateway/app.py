@@ -13,6 +13,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace import TracerProvider
+from redis import exceptions as redis_errors
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,7 +25,7 @@ from core.rpc.client import AsyncPeers
 from core.settings import Settings
 from core.tracing import current_trace_id
 from gateway import auth
-from core.rpc.status import to_status
+from core.rpc.status import internal_status, plain_status, to_status
 from gateway.console.app import Console
 from gateway.pages.app import SigningPages
 from gateway.errors import domain_error_response, rpc_error_response, status_response
@@ -82,6 +83,20 @@ class Gateway:
                 return domain_error_response(InvalidArgument(f"{request.method} is not allowed on {request.url.path}"))
             return domain_error_response(NotFound(f"no route for {request.method} {request.url.path}"))
         route, bound = found
+        try:
+            return await self._handle(route, bound, request)
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as exc:
+            # Nonces, rate limits and idempotency records live in Redis: without it no
+            # signed call can be checked, so the caller should retry later.
+            log.warning("Redis unavailable for %s %s (trace %s): %s", route.verb, route.template,
+                        current_trace_id(), type(exc).__name__)
+            return status_response(plain_status(grpc.StatusCode.UNAVAILABLE, "service temporarily unavailable"))
+        except Exception:  # noqa: BLE001 - the boundary that must not answer a bare 500 or leak internals
+            trace_id = current_trace_id()
+            log.exception("unexpected error in %s %s (trace %s)", route.verb, route.template, trace_id)
+            return status_response(internal_status(trace_id))
+
+    async def _handle(self, route: Route, bound: dict[str, str], request: Request) -> Response:
         try:
             raw_body = await _read_body(request)
             caller = None

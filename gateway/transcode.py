@@ -41,6 +41,10 @@ def parse_json_body(raw: bytes) -> object:
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
             [FieldViolation("body", f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")],
         ) from None
+    except RecursionError:
+        raise invalid("body", "JSON nested too deeply") from None
+    except ValueError:  # after JSONDecodeError, its subclass: here a number too long to convert
+        raise invalid("body", "a JSON number has too many digits") from None
 
 
 def _find_field(message_desc: descriptor.Descriptor, name: str) -> descriptor.FieldDescriptor | None:

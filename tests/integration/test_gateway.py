@@ -148,3 +148,49 @@ def test_every_scope_named_by_a_route_exists(mesh):
 
     for route in build_routes():
         assert route.access.public or route.access.scope in SCOPES, route.template
+
+
+def test_deeply_nested_json_is_400_naming_the_body(client):
+    reply = client.request("PATCH", "/v1/apps/self", raw=b"[" * 100_000)
+    assert _violations(reply) == ["body"]
+    assert "nested too deeply" in _status(reply)["message"]
+
+
+def test_overlong_json_number_is_400_naming_the_body(client):
+    assert _violations(client.request("PATCH", "/v1/apps/self", raw=b'{"webhookUrl": ' + b"9" * 5000 + b"}")) == ["body"]
+
+
+def test_unreachable_redis_is_503_with_a_status_body(mesh, apps):
+    from core.settings import load
+    from tests.conftest import free_port
+    from tests.support.mesh import start_gateway
+
+    closed = free_port()  # bound and released: nothing listens there
+    settings = load("gateway", {**mesh.env, "GATEWAY_ADDR": f"127.0.0.1:{free_port()}",
+                                "REDIS_URL": f"redis://127.0.0.1:{closed}/0"})
+    server, thread = start_gateway(settings, None)
+    try:
+        created = apps.create("no-redis", ["template:read"])
+        reply = SignedClient("http://" + settings.address, created.app.app_id, created.secret).get("/v1/apps/self")
+        assert reply.status_code == 503, reply.text
+        assert _status(reply) == {"code": 14, "message": "service temporarily unavailable", "details": []}
+        assert str(closed) not in reply.text
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_unexpected_gateway_error_is_internal_with_the_trace_id_only(mesh, apps, redis_client, caplog):
+    created = apps.create("broken-limit", ["template:read"])
+    # A rate-limit record of the wrong type: Redis answers WRONGTYPE, which no code path expects.
+    limit_key = f"{mesh.settings('gateway').redis_prefix}ratelimit:{created.app.app_id}"
+    redis_client.rpush(limit_key, "not-a-time")
+    redis_client.expire(limit_key, 600)
+    reply = SignedClient(mesh.base_url, created.app.app_id, created.secret).get("/v1/apps/self")
+    assert reply.status_code == 500, reply.text
+    trace_id = reply.headers["traceparent"].split("-")[1]
+    assert _status(reply) == {"code": 13, "message": f"internal error (trace {trace_id})", "details": []}
+    assert "WRONGTYPE" not in reply.text and "ratelimit" not in reply.text
+    logged = [r for r in caplog.records if r.name == "gateway.app" and trace_id in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert "WRONGTYPE" in logged[0].exc_text or "WRONGTYPE" in str(logged[0].exc_info[1])
