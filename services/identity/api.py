@@ -28,7 +28,7 @@ from services.identity.subjects import Subject, Subjects
 from services.identity.verification import RealNameVerification
 
 # App settings that a business line manages itself, by their proto field names.
-SELF_SETTINGS = ("webhook_url", "signing_page", "intent_policy", "trust_anchors", "seal_styles")
+SELF_SETTINGS = ("webhook_url", "signing_page", "intent_policy", "trust_anchors", "seal_styles", "ca_provider")
 # An administrator may also choose the app's real-name provider.
 ADMIN_SETTINGS = (*SELF_SETTINGS, "real_name_provider")
 # The app setting (set by an administrator) naming the real-name provider of a business line.
@@ -216,6 +216,13 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
 
     def GetApp(self, request, context):
         return pb.GetAppResponse(app=_app_message(self.apps.get(request.app_id)))
+
+    def GetAppCaProvider(self, request, context):
+        provider = self.apps.ca_provider(request.app_id)
+        message = pb.CaProvider(kind=pb.CaProvider.Kind.Value(provider.kind), est_url=provider.est_url,
+                                est_tls_roots=provider.est_tls_roots, est_username=provider.est_username,
+                                est_password_set=bool(provider.est_password))
+        return pb.GetAppCaProviderResponse(ca_provider=message, est_password=provider.est_password)
 
     def RotateAppSecret(self, request, context):
         rotated = self.apps.rotate_secret(request.app_id)

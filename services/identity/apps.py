@@ -58,6 +58,27 @@ def _context(app_id: str) -> bytes:
     return b"app-secret:" + app_id.encode()
 
 
+# Where the encrypted EST password sits inside the stored ``ca_provider`` setting: a key
+# the proto does not know, so that settings turned into messages never carry it.
+_SEALED_PASSWORD = "est_password_sealed"
+CA_PROVIDER_KINDS = ("BUILT_IN", "EST")
+
+
+def _ca_context(app_id: str) -> bytes:
+    return b"app-ca-password:" + app_id.encode()
+
+
+@dataclass(frozen=True)
+class CaProviderSettings:
+    """Which CA certifies an app's signer keys, with the EST password in clear (never shown)."""
+
+    kind: str = "BUILT_IN"
+    est_url: str = ""
+    est_tls_roots: str = ""
+    est_username: str = ""
+    est_password: str = field(default="", repr=False)
+
+
 def _app(row: AppRow) -> App:
     return App(
         row.app_id,
@@ -88,10 +109,33 @@ def check_settings(changes: dict) -> dict:
             x509.load_pem_x509_certificate(pem.encode())
         except ValueError:
             raise InvalidArgument(f"trust_anchors[{i}] is not a PEM certificate") from None
+    if changes.get("ca_provider"):
+        _check_ca_provider(changes["ca_provider"])
     for kind, style in (changes.get("seal_styles") or {}).items():
         if style not in SEAL_STYLES.get(kind, ()):
             raise InvalidArgument(f"seal_styles.{kind} must be one of {', '.join(SEAL_STYLES.get(kind, ()))}")
     return changes
+
+
+def _check_ca_provider(provider: dict) -> None:
+    from cryptography import x509
+
+    kind = provider.get("kind") or "BUILT_IN"
+    if kind not in CA_PROVIDER_KINDS:
+        raise InvalidArgument(f"ca_provider.kind must be one of {', '.join(CA_PROVIDER_KINDS)}")
+    if kind != "EST":
+        return
+    url = provider.get("est_url") or ""
+    if not url.startswith("https://") or len(url) > 2000:
+        raise InvalidArgument("ca_provider.est_url must be the https URL of the EST service "
+                              "(e.g. https://ca.example.com/.well-known/est), at most 2000 characters")
+    if not (provider.get("est_username") or "").strip():
+        raise InvalidArgument("ca_provider.est_username is required for an EST CA provider")
+    if provider.get("est_tls_roots"):
+        try:
+            x509.load_pem_x509_certificates(provider["est_tls_roots"].encode())
+        except ValueError:
+            raise InvalidArgument("ca_provider.est_tls_roots must be PEM certificates") from None
 
 
 def check_scopes(scopes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -210,7 +254,8 @@ class Apps:
             if status is not None:
                 row.status = status
             if settings:
-                merged = {**json.loads(row.settings_json), **check_settings(settings)}
+                stored = json.loads(row.settings_json)
+                merged = {**stored, **self._sealed(app_id, stored, check_settings(settings))}
                 row.settings_json = json.dumps(merged, ensure_ascii=False, sort_keys=True)
             row.updated_at = datetime.now(timezone.utc)
             return _app(row)
@@ -220,7 +265,38 @@ class Apps:
             row = session.execute(sa.select(AppRow).where(AppRow.app_id == app_id).with_for_update()).scalar_one_or_none()
             if row is None:
                 raise NotFound(f"app {app_id} not found")
-            merged = {**json.loads(row.settings_json), **check_settings(changes)}
+            stored = json.loads(row.settings_json)
+            merged = {**stored, **self._sealed(app_id, stored, check_settings(changes))}
             row.settings_json = json.dumps(merged, ensure_ascii=False, sort_keys=True)
             row.updated_at = datetime.now(timezone.utc)
             return _app(row)
+
+    def ca_provider(self, app_id: str) -> CaProviderSettings:
+        """The app's CA provider with its EST password decrypted, for the signing service."""
+        provider = self.get(app_id).settings.get("ca_provider") or {}
+        if (provider.get("kind") or "BUILT_IN") != "EST":
+            return CaProviderSettings()
+        sealed = provider.get(_SEALED_PASSWORD) or ""
+        password = self._key.decrypt(base64.b64decode(sealed), _ca_context(app_id)).decode() if sealed else ""
+        return CaProviderSettings("EST", provider.get("est_url") or "", provider.get("est_tls_roots") or "",
+                                  provider.get("est_username") or "", password)
+
+    def _sealed(self, app_id: str, stored: dict, changes: dict) -> dict:
+        """``changes`` with a new EST password encrypted under the master key, or the stored one
+        kept when neither the URL nor the user name changed; the clear password is not stored."""
+        if "ca_provider" not in changes:
+            return changes
+        provider = {k: v for k, v in (changes["ca_provider"] or {}).items()
+                    if k not in ("est_password", "est_password_set", _SEALED_PASSWORD)}
+        password = (changes["ca_provider"] or {}).get("est_password") or ""
+        if (provider.get("kind") or "BUILT_IN") != "EST":
+            return {**changes, "ca_provider": provider}
+        before = stored.get("ca_provider") or {}
+        if password:
+            sealed = base64.b64encode(self._key.encrypt(password.encode(), _ca_context(app_id))).decode()
+        elif before.get(_SEALED_PASSWORD) and all(before.get(k) == provider.get(k) for k in ("est_url", "est_username")):
+            sealed = before[_SEALED_PASSWORD]
+        else:
+            raise InvalidArgument("ca_provider.est_password is required for an EST CA provider "
+                                  "(a stored one is kept only while the URL and user name stay the same)")
+        return {**changes, "ca_provider": {**provider, "est_password_set": True, _SEALED_PASSWORD: sealed}}

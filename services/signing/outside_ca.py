@@ -8,7 +8,8 @@ protocol many commercial CAs and PKI products offer:
   of possession), HTTP basic authentication (§3.2.3); answered with the certificate as a
   base64 certs-only CMS (§4.2.3), or 202 + Retry-After when the CA approves manually.
 ``base`` is ``https://host/.well-known/est`` or, for a CA with several profiles,
-``…/.well-known/est/<label>``. TLS is verified against ``ca_bundle`` (or the system's).
+``…/.well-known/est/<label>``. TLS is verified against ``ca_bundle`` and/or ``ca_pem``
+(or the system's roots when neither is given).
 
 ``EstCaProvider`` is a ``pki.CaProvider`` that enrols (``pki.EnrollingCa``): the one-time
 key made by ``pki.new_signer`` signs the request, and the CA's answer must certify that
@@ -26,10 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes, PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7
+from pyhanko_certvalidator import ValidationContext
 
 from core.errors import FailedPrecondition, PermissionDenied, Unavailable
 from services.signing import pki
@@ -46,6 +49,7 @@ class EstSettings:
     password: str = field(repr=False)
     ca_bundle: Path | None = None
     timeout: float = 10.0
+    ca_pem: str = ""  # PEM roots for the TLS check, as a business line's settings hold them
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith("https://"):
@@ -58,7 +62,8 @@ class EstClient:
 
     def __init__(self, settings: EstSettings):
         self._settings = settings
-        self._tls = ssl.create_default_context(cafile=str(settings.ca_bundle) if settings.ca_bundle else None)
+        self._tls = ssl.create_default_context(cafile=str(settings.ca_bundle) if settings.ca_bundle else None,
+                                               cadata=settings.ca_pem or None)
 
     def cacerts(self) -> list[x509.Certificate]:
         return _certs_only(self._call("GET", "cacerts"), "cacerts")
@@ -146,6 +151,27 @@ class EstCaProvider:
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise Unavailable(f"the outside CA's CRL at {url} cannot be fetched: {getattr(exc, 'reason', exc)}") \
                 from None
+
+
+def signing_context(outside: pki.CaProvider, platform: pki.PlatformCa,
+                    signer: pki.SignerMaterial) -> ValidationContext:
+    """What pyHanko validates and embeds when a key certified by an outside CA signs: the
+    outside chain with its CRLs, the platform TSA's chain with the platform's own status;
+    nothing is fetched by pyHanko itself. Revocation data is required wherever a
+    certificate names some (``hard-fail``), as outside CAs differ in what they publish."""
+    tsa = platform.tsa_material()
+    theirs = outside.revocation_info([signer.cert, *signer.chain])
+    ours = platform.revocation_info([tsa.cert, *tsa.chain])
+    return ValidationContext(
+        trust_roots=[_asn1(c) for c in (*outside.trust_roots(), *platform.trust_roots())],
+        other_certs=[_asn1(c) for c in (signer.cert, *signer.chain, tsa.cert, *tsa.chain)],
+        crls=[*theirs.crls, *ours.crls], ocsps=[*theirs.ocsps, *ours.ocsps],
+        allow_fetching=False, revocation_mode="hard-fail",
+    )
+
+
+def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
 def _crl_urls(cert: x509.Certificate) -> list[str]:

@@ -40,6 +40,7 @@ class SigningParts:
 
 
 def build_parts(ctx: ServiceContext, config: SigningConfig) -> SigningParts:
+    from services.signing.app_ca import AppCaProviders
     from services.signing.app_seal_styles import AppSealStyles
     from services.signing.certificates import Certificates
     from services.signing.client_signing import ClientSignatures
@@ -71,7 +72,8 @@ def build_parts(ctx: ServiceContext, config: SigningConfig) -> SigningParts:
     tsa = TimestampAuthority(ca.tsa_material())
     seals = SealLibrary(SealStore(ctx.sessions), ctx.blobs, secrets, font=config.seal_font,
                         limits=config.upload_limits, styles=AppSealStyles(ctx.peers).for_app)
-    signatures = Signatures(ca, tsa, seals, EvidenceStore(ctx.sessions), ctx.blobs)
+    providers = AppCaProviders(ctx.peers, ca, secrets.id_hash_salt, timeout=config.revocation_fetch_timeout)
+    signatures = Signatures(ca, tsa, seals, EvidenceStore(ctx.sessions), ctx.blobs, providers=providers.for_app)
     client = ClientSignatures(signatures, ca, tsa, PreparationStore(ctx.sessions), AppTrustAnchors(ctx.peers).for_app,
                               ttl=config.preparation_ttl, fetch_timeout=config.revocation_fetch_timeout)
     return SigningParts(ca, tsa, seals, signatures, Certificates(ca, registry), client)

@@ -5,7 +5,8 @@ Signing for a signer (``sign``) in order, each step refusing with its own clear 
 the intent claims must allow this document of this contract (``intent.check_intent``);
 no earlier signature of the document may rest on a certificate the platform has since
 revoked (a revocation stops the contract: nobody signs on top of it and it is not
-completed); then a one-time key and certificate for the subject (``pki.new_signer``),
+completed); then a one-time key and certificate for the subject (``pki.new_signer``)
+from the business line's CA (the built-in one, or the outside CA it chose: ``app_ca``),
 the appearance (the chosen seal, the handwriting, or the subject's default seal) at
 every position, an optional riding seal, the RFC 3161 timestamp and the validation data
 (``pades.sign``, PAdES B-LT), and last the evidence record: the claims, what was signed
@@ -34,7 +35,7 @@ from cryptography import x509
 
 from core.blobs import BlobStore
 from core.errors import Aborted, FailedPrecondition, invalid
-from services.signing import pades, pki, verify
+from services.signing import outside_ca, pades, pki, verify
 from services.signing.intent import IntentClaims, check_intent
 from services.signing.placement import AppearanceKind, Position, placements
 from services.signing.seal_library import SealChoice, SealLibrary, SubjectRef
@@ -112,8 +113,10 @@ def certificate_subject(signer: Signer) -> pki.Subject:
 
 class Signatures:
     def __init__(self, ca: pki.PlatformCa, tsa: TimestampAuthority, seals: SealLibrary,
-                 evidence: EvidenceStore, blobs: BlobStore, clock: Callable[[], dt.datetime] = _now):
+                 evidence: EvidenceStore, blobs: BlobStore, clock: Callable[[], dt.datetime] = _now,
+                 providers: Callable[[str], pki.CaProvider] | None = None):
         self._ca = ca
+        self._providers = providers  # the CA of a business line; None: the built-in CA for all
         self._tsa = tsa
         self._seals = seals
         self._evidence = evidence
@@ -144,9 +147,11 @@ class Signatures:
             riding = pades.RidingSeal(seal.png, size=size)
         field_name = _field_name(request.field_name, signer.signer_id, "sig")
 
-        material = pki.new_signer(self._ca, subject, subject_id=signer.subject_id or None)
+        ca = self._providers(claims.app_id) if self._providers is not None else self._ca
+        material = pki.new_signer(ca, subject, subject_id=signer.subject_id or None)
         try:
-            context = pades.signing_validation_context(self._ca, material, [self._tsa_cert])
+            context = (pades.signing_validation_context(self._ca, material, [self._tsa_cert]) if ca is self._ca
+                       else outside_ca.signing_context(ca, self._ca, material))
             signed = pades.sign_detailed(request.pdf, material, field_name=field_name,
                                          timestamper=self._tsa.timestamper(), validation_context=context,
                                          appearances=appearances, riding_seal=riding,
@@ -163,10 +168,10 @@ class Signatures:
                                "ridingSeal": riding is not None},
             })
         except BaseException:
-            self._retire(material)
+            self._retire(material, ca)
             raise
         if kept.certificate_serial != result.certificate_serial:
-            self._retire(material)  # a racing request was recorded first; ours is discarded
+            self._retire(material, ca)  # a racing request was recorded first; ours is discarded
         return kept
 
     def seal_agreement(self, request: AgreementRequest) -> SignedDocument:
@@ -265,11 +270,11 @@ class Signatures:
             field_name=record.field_name, certificate_serial=record.certificate_serial,
             signing_time=_parse_time(times.get("signingTime")), timestamp_time=_parse_time(times.get("timestampTime")))
 
-    def _retire(self, material: pki.SignerMaterial) -> None:
+    def _retire(self, material: pki.SignerMaterial, ca: pki.CaProvider) -> None:
         # The one-time key is gone either way; a certificate that signed nothing kept
         # should not look usable in the registry, CRL or OCSP.
         with contextlib.suppress(Exception):
-            self._ca.revoke(material.cert.serial_number, pki.RevocationReason.SUPERSEDED)
+            ca.revoke(material.cert.serial_number, pki.RevocationReason.SUPERSEDED)
 
     def keep(self, kind: str, contract_id: str, signer_id: str, token_id: str | None, before: str,
              result: SignedDocument, details: dict[str, object]) -> SignedDocument:
