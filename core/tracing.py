@@ -93,6 +93,16 @@ def make_tracer_provider(settings: Settings, exporter: SpanExporter | None = Non
     return provider
 
 
+def instrument_redis(provider: TracerProvider) -> None:
+    """Spans for this process's Redis commands, sync and asyncio clients alike (arguments are
+    replaced by ``?``). The instrumentation patches the client classes, so once per process."""
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    instrumentor = RedisInstrumentor()
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=provider)
+
+
 def current_trace_id() -> str:
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""

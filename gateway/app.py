@@ -23,7 +23,7 @@ from starlette.routing import Route as HttpRoute
 from core.errors import DomainError, InvalidArgument, NotFound
 from core.rpc.client import AsyncPeers
 from core.settings import Settings
-from core.tracing import current_trace_id
+from core.tracing import current_trace_id, instrument_redis
 from gateway import auth
 from core.rpc.status import internal_status, plain_status, to_status
 from gateway.console.app import Console
@@ -252,6 +252,8 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
     @asynccontextmanager
     async def lifespan(_app):
         peers = AsyncPeers(settings, tracer_provider)
+        if tracer_provider is not None:
+            instrument_redis(tracer_provider)  # nonces, rate limits, idempotency, page sessions
         client = redis if redis is not None else make_async_redis(settings)
         state["gateway"] = Gateway(settings, peers, client, rate)
         await console.start(peers, client)

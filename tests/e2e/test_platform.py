@@ -81,6 +81,34 @@ def test_apps_create_then_a_signed_call_and_its_trace(platform):
     assert any("SELECT" in line and len(line) - len(line.lstrip()) > depth for line in lines[handler + 1:])
 
 
+def test_the_gateways_redis_commands_are_spans_under_its_server_span(platform):
+    from core.settings import load
+    from core.traces import read_spans
+
+    created = _cli(platform["env"], "apps", "create", "--name", "traced", "--scopes", "app:self")
+    assert created.returncode == 0, created.stderr
+    app = json.loads(created.stdout)
+    reply = SignedClient(platform["base"], app["appId"], app["appSecret"]).get("/v1/apps/self")
+    assert reply.status_code == 200, reply.text
+    trace_id, nonce = reply.headers["traceparent"].split("-")[1], reply.request.headers["X-Nonce"]
+    trace_dir = load("cli", platform["env"]).trace_dir
+    deadline = time.monotonic() + 10
+    while True:
+        # Each process writes its own file: these spans can only come from the gateway process.
+        spans = read_spans(trace_dir, trace_id)
+        root = next((s for s in spans if s["parentSpanId"] is None), None)
+        redis_sets = [s for s in spans if s["service"] == "econtract-gateway" and s["name"] == "SET"]
+        if root is not None and redis_sets:
+            break
+        assert time.monotonic() < deadline, json.dumps(spans, indent=1)
+        time.sleep(0.5)
+    assert root["service"] == "econtract-gateway" and root["kind"] == "SERVER"
+    nonce_set = redis_sets[0]  # the nonce claim
+    assert nonce_set["parentSpanId"] == root["spanId"] and nonce_set["kind"] == "CLIENT"
+    assert nonce_set["attributes"]["db.system"] == "redis"
+    assert nonce not in json.dumps(spans)  # commands are recorded without their arguments
+
+
 def test_health_fan_out_trace_shows_every_service(platform):
     reply = httpx.get(platform["base"] + "/healthz")
     trace_id = reply.headers["traceparent"].split("-")[1]
