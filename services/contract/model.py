@@ -65,6 +65,7 @@ class Placement:
 
     positions: tuple[Position, ...]
     riding_seal: bool = False
+    date_position: Position | None = None  # where the signing date is stamped, if anywhere
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from services.contract.times import as_utc
 def placements_json(placements: Mapping[str, Placement]) -> str:
     return json.dumps(
         {
-            role: {"positions": [p.__dict__ for p in placement.positions], "ridingSeal": placement.riding_seal}
+            role: {"positions": [p.__dict__ for p in placement.positions], "ridingSeal": placement.riding_seal,
+                   **({"datePosition": placement.date_position.__dict__} if placement.date_position else {})}
             for role, placement in placements.items()
         },
         ensure_ascii=False,
@@ -39,7 +40,8 @@ def placements_json(placements: Mapping[str, Placement]) -> str:
 
 def _placements(text: str) -> dict[str, Placement]:
     return {
-        role: Placement(tuple(Position(**p) for p in value["positions"]), bool(value.get("ridingSeal")))
+        role: Placement(tuple(Position(**p) for p in value["positions"]), bool(value.get("ridingSeal")),
+                        Position(**value["datePosition"]) if value.get("datePosition") else None)
         for role, value in json.loads(text or "{}").items()
     }
 

@@ -138,6 +138,10 @@ class Signing:
             contract_id=contract_id,
             delivery=common_pb2.DELIVERY_BLOB,
         )
+        if placement.date_position is not None:
+            p = placement.date_position
+            request.date_position.CopyFrom(common_pb2.SignaturePosition(
+                keyword=p.keyword, page=p.page, x=p.x, y=p.y, width=p.width, height=p.height))
         if appearance.seal_id:
             request.seal_id = appearance.seal_id
         elif appearance.handwriting:

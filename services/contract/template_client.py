@@ -70,7 +70,8 @@ class Templates:
                 Role(
                     role=r.role,
                     kind=common_pb2.SignerKind.Name(r.kind),
-                    placement=Placement(tuple(position(p) for p in r.positions), r.riding_seal),
+                    placement=Placement(tuple(position(p) for p in r.positions), r.riding_seal,
+                                        position(r.date_position) if r.HasField("date_position") else None),
                 )
                 for r in reply.signers
             ),

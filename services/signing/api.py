@@ -115,6 +115,7 @@ class SigningApi(signing_pb2_grpc.SigningServiceServicer):
             riding_seal=request.riding_seal,
             field_name=request.field_name,
             reason=request.reason,
+            date_position=_position(request.date_position) if request.HasField("date_position") else None,
         ))
         return pb.SignDocumentResponse(
             pdf=self._deliver(signed.pdf, request.delivery), sha256=signed.sha256, field_name=signed.field_name,

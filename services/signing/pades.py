@@ -16,6 +16,11 @@ image XObject with a soft mask (transparency preserved). We build the field and
 its appearance streams ourselves and let pyHanko fill in the signature value
 (``NoOpStampStyle`` keeps our appearance).
 
+Date stamp: the signing date as text (e.g. 2026年11月25日) in one more widget of the same
+signature field, so it is part of the signed revision like the seal. The text is set in
+STSong-Light, one of the Adobe CJK fonts every PDF reader provides (not embedded), with
+the UniGB-UCS2-H encoding, so text extraction reads it back as the date.
+
 Riding seal (骑缝章): ONE signature field with one widget per page, each widget
 showing that page's vertical slice of the seal at the right edge (optionally
 together with the signer's main seal widget, still one signature). Why widgets
@@ -79,6 +84,8 @@ from services.signing.tsa import token_time
 # A real company seal is 40–42 mm across; 42 mm in points.
 COMPANY_SEAL_SIZE = 119.0
 PERSON_SEAL_SIZE = 57.0  # 20 mm
+DATE_FONT_SIZE = 10.5  # 五号, the usual size of contract text
+DATE_FONT = "STSong-Light"
 _WIDGET_FLAGS = 4 | 128  # Print | Locked
 
 _DSS = DSSContentSettings(
@@ -110,11 +117,21 @@ class RidingSeal:
 
 
 @dataclass(frozen=True)
+class DateStamp:
+    """Text (the signing date) drawn in a rectangle of one page at ``font_size`` points."""
+
+    text: str
+    placement: Placement
+    font_size: float = DATE_FONT_SIZE
+
+
+@dataclass(frozen=True)
 class _Widget:
     page_index: int
     rect: Rect
     png: bytes | None = None
     slice: tuple[int, int] | None = None  # (index, count) of a vertical slice of the image
+    text: DateStamp | None = None
 
 
 # ---------------------------------------------------------------- signer
@@ -194,25 +211,26 @@ def sign(pdf: bytes, signer: SignerMaterial, *, field_name: str, timestamper: Ti
          validation_context: ValidationContext, appearance: Appearance | None = None,
          riding_seal: RidingSeal | None = None, reason: str | None = None,
          location: str | None = None, expected_sha256: str | None = None,
-         appearances: Sequence[Appearance] = ()) -> bytes:
+         appearances: Sequence[Appearance] = (), date_stamps: Sequence[DateStamp] = ()) -> bytes:
     """Add one PAdES B-LT signature as an incremental update and return the new PDF.
 
     The signature is visible at ``appearance`` (and every one of ``appearances``:
     one signature may show its seal at several places) and/or as a riding seal
-    across all pages; with none it is invisible. ``expected_sha256`` guards
-    against signing a document other than the one the signer approved.
+    across all pages, and shows every one of ``date_stamps``; with none it is invisible.
+    ``expected_sha256`` guards against signing a document other than the one the
+    signer approved.
     """
     return sign_detailed(pdf, signer, field_name=field_name, timestamper=timestamper,
                          validation_context=validation_context, appearance=appearance,
                          riding_seal=riding_seal, reason=reason, location=location,
-                         expected_sha256=expected_sha256, appearances=appearances).pdf
+                         expected_sha256=expected_sha256, appearances=appearances, date_stamps=date_stamps).pdf
 
 
 def sign_detailed(pdf: bytes, signer: SignerMaterial, *, field_name: str, timestamper: TimeStamper,
                   validation_context: ValidationContext, appearance: Appearance | None = None,
                   riding_seal: RidingSeal | None = None, reason: str | None = None,
                   location: str | None = None, expected_sha256: str | None = None,
-                  appearances: Sequence[Appearance] = ()) -> SignedPdf:
+                  appearances: Sequence[Appearance] = (), date_stamps: Sequence[DateStamp] = ()) -> SignedPdf:
     """``sign``, also returning the new signature's times (read from the CMS just made,
     which costs nothing, where reading them back from the PDF means parsing it again)."""
     if expected_sha256 is not None and hashlib.sha256(pdf).hexdigest() != expected_sha256.lower():
@@ -223,6 +241,7 @@ def sign_detailed(pdf: bytes, signer: SignerMaterial, *, field_name: str, timest
                for a in ([appearance] if appearance is not None else []) + list(appearances)]
     if riding_seal is not None:
         widgets.extend(_riding_widgets(writer, riding_seal))
+    widgets.extend(_Widget(d.placement.page_index, d.placement.rect, text=d) for d in date_stamps)
     if not widgets:
         widgets.append(_Widget(0, (0.0, 0.0, 0.0, 0.0)))
     field, extra_kids = _add_signature_field(writer, field_name, widgets)
@@ -476,6 +495,9 @@ def _add_signature_field(writer: IncrementalPdfFileWriter, field_name: str,
         if widget.png is not None:
             annot[pdf_name("/AP")] = generic.DictionaryObject(
                 {pdf_name("/N"): _image_appearance(writer, _image_planes(widget.png, widget.slice), widget.rect)})
+        elif widget.text is not None:
+            annot[pdf_name("/AP")] = generic.DictionaryObject(
+                {pdf_name("/N"): _text_appearance(writer, widget.text, widget.rect)})
         # Several widgets: kids without /Parent. Poppler 22 takes a kid with
         # /Parent for a child field (then reported unsigned); pyHanko writes its
         # widget kids the same way.
@@ -521,6 +543,74 @@ def _image_appearance(writer: IncrementalPdfFileWriter, planes: _Planes, rect: R
         pdf_name("/Resources"): generic.DictionaryObject({
             pdf_name("/XObject"): generic.DictionaryObject({pdf_name("/Im0"): xobject})}),
     }, stream_data=b"q %.3f 0 0 %.3f 0 0 cm /Im0 Do Q" % (width, height))
+    return writer.add_object(form)
+
+
+def date_text_width(text: str, font_size: float = DATE_FONT_SIZE) -> float:
+    """Width in points of ``text`` set in the date stamp's font."""
+    return _date_font_metrics().stringWidth(text, font_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _date_font_metrics():
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    return UnicodeCIDFont(DATE_FONT)
+
+
+def _date_font(writer: IncrementalPdfFileWriter) -> generic.IndirectObject:
+    """A Type0 font dictionary for STSong-Light (Adobe-GB1), not embedded."""
+    from reportlab.pdfbase._cidfontdata import CIDFontInfo
+
+    info = CIDFontInfo[DATE_FONT]["DescendantFonts"][0]
+    descriptor = info["FontDescriptor"]
+
+    def number(value: float) -> generic.PdfObject:
+        return generic.NumberObject(value) if isinstance(value, int) else generic.FloatObject(value)
+
+    def widths(items) -> generic.ArrayObject:
+        return generic.ArrayObject(
+            generic.ArrayObject(number(v) for v in item) if isinstance(item, list) else number(item)
+            for item in items)
+
+    cid_font = generic.DictionaryObject({
+        pdf_name("/Type"): pdf_name("/Font"), pdf_name("/Subtype"): pdf_name("/CIDFontType0"),
+        pdf_name("/BaseFont"): pdf_name("/" + DATE_FONT),
+        pdf_name("/CIDSystemInfo"): generic.DictionaryObject({
+            pdf_name("/Registry"): pdf_string("Adobe"), pdf_name("/Ordering"): pdf_string("GB1"),
+            pdf_name("/Supplement"): generic.NumberObject(2)}),
+        pdf_name("/DW"): generic.NumberObject(info["DW"]),
+        pdf_name("/W"): widths(info["W"]),
+        pdf_name("/FontDescriptor"): writer.add_object(generic.DictionaryObject({
+            pdf_name("/Type"): pdf_name("/FontDescriptor"),
+            pdf_name("/FontName"): pdf_name("/" + DATE_FONT),
+            pdf_name("/FontBBox"): widths(descriptor["FontBBox"]),
+            **{pdf_name("/" + key): number(descriptor[key])
+               for key in ("Flags", "ItalicAngle", "Ascent", "Descent", "CapHeight", "StemV")},
+        })),
+    })
+    return writer.add_object(generic.DictionaryObject({
+        pdf_name("/Type"): pdf_name("/Font"), pdf_name("/Subtype"): pdf_name("/Type0"),
+        pdf_name("/BaseFont"): pdf_name("/" + DATE_FONT), pdf_name("/Encoding"): pdf_name("/UniGB-UCS2-H"),
+        pdf_name("/DescendantFonts"): generic.ArrayObject([writer.add_object(cid_font)]),
+    }))
+
+
+def _text_appearance(writer: IncrementalPdfFileWriter, stamp: DateStamp, rect: Rect) -> generic.IndirectObject:
+    """A form XObject with ``stamp.text`` centred in the widget rectangle, in black."""
+    width, height = rect[2] - rect[0], rect[3] - rect[1]
+    size = stamp.font_size
+    x = (width - date_text_width(stamp.text, size)) / 2
+    y = (height - size * 0.75) / 2  # centre the CJK body (about 3/4 of the size above the baseline)
+    encoded = stamp.text.encode("utf-16-be").hex().encode()
+    content = b"q 0 g BT /F1 %.2f Tf %.3f %.3f Td <%s> Tj ET Q" % (size, x, y, encoded)
+    form = generic.StreamObject({
+        pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
+        pdf_name("/BBox"): generic.ArrayObject(
+            generic.FloatObject(round(v, 3)) for v in (0.0, 0.0, width, height)),
+        pdf_name("/Resources"): generic.DictionaryObject({
+            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): _date_font(writer)})}),
+    }, stream_data=content)
     return writer.add_object(form)
 
 

@@ -37,13 +37,14 @@ from core.blobs import BlobStore
 from core.errors import Aborted, FailedPrecondition, invalid
 from services.signing import outside_ca, pades, pki, verify
 from services.signing.intent import IntentClaims, check_intent
-from services.signing.placement import AppearanceKind, Position, placements
+from services.signing.placement import AppearanceKind, Position, date_stamps, placements
 from services.signing.seal_library import SealChoice, SealLibrary, SubjectRef
 from services.signing.store import EvidenceRecord, EvidenceStore
 from services.signing.tsa import TimestampAuthority, token_time
 
 PERSON = "PERSON"
 ORG = "ORG"
+CHINA_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def _now() -> dt.datetime:
@@ -71,6 +72,7 @@ class SignRequest:
     riding_seal: bool = False
     field_name: str = ""
     reason: str = ""
+    date_position: Position | None = None  # where the signing date is stamped, if anywhere
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class Signatures:
             size = pades.COMPANY_SEAL_SIZE if kind is AppearanceKind.COMPANY_SEAL else pades.PERSON_SEAL_SIZE
             riding = pades.RidingSeal(seal.png, size=size)
         field_name = _field_name(request.field_name, signer.signer_id, "sig")
+        dates = (date_stamps(request.pdf, request.date_position, signing_date(self._clock()))
+                 if request.date_position is not None else [])
 
         ca = self._providers(claims.app_id) if self._providers is not None else self._ca
         material = pki.new_signer(ca, subject, subject_id=signer.subject_id or None)
@@ -155,7 +159,8 @@ class Signatures:
             signed = pades.sign_detailed(request.pdf, material, field_name=field_name,
                                          timestamper=self._tsa.timestamper(), validation_context=context,
                                          appearances=appearances, riding_seal=riding,
-                                         reason=request.reason or None, expected_sha256=digest)
+                                         reason=request.reason or None, expected_sha256=digest,
+                                         date_stamps=dates)
             result = SignedDocument(signed.pdf, _sha256(signed.pdf), field_name,
                                     format(material.cert.serial_number, "x"), signed.signing_time,
                                     signed.timestamp_time)
@@ -165,7 +170,7 @@ class Signatures:
                            "subjectId": signer.subject_id, "idType": signer.subject.id_type},
                 "appearance": {"kind": shown.kind.value, "sealId": shown.seal_id,
                                "imageSha256": _sha256(shown.png), "widgets": len(appearances),
-                               "ridingSeal": riding is not None},
+                               "ridingSeal": riding is not None, "dateStamp": dates[0].text if dates else None},
             })
         except BaseException:
             self._retire(material, ca)
@@ -308,6 +313,12 @@ class Signatures:
 def _app_id(request: SignRequest) -> str:
     # The business line whose intent token signs, for its default seal style.
     return request.intent.app_id if request.intent is not None else ""
+
+
+def signing_date(moment: dt.datetime) -> str:
+    """The date of ``moment`` in China (UTC+8, no daylight saving) as a contract states it."""
+    day = moment.astimezone(CHINA_TIME)
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def _parse_time(value: object) -> dt.datetime | None:

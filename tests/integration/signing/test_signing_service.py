@@ -1,6 +1,7 @@
 """The signing service as the contract service and business lines use it: two signers,
 B-LTA on completion, then independent validators (pdfsig, pyHanko) trusting only the
 root served by GET /v1/trust/roots, and POST /v1/documents:verify, tampering included."""
+import datetime as dt
 import io
 import json
 
@@ -17,12 +18,14 @@ from pyhanko.sign.validation import (
 )
 
 from econtract.common.v1 import common_pb2
-from services.signing import pades, pki
+from services.signing import anchors, pades, pki
+from services.signing.signatures import signing_date
 from services.signing.store import EvidenceStore
 from services.signing.tsa import TimestampAuthority
 from tests.integration.signing import service, tamper
+from tests.support.pdf_text import text_in
 from tests.support.signed import SignedClient
-from tests.unit.signing.fixtures import make_ca
+from tests.unit.signing.fixtures import PERSON_KEYWORD, make_ca
 
 
 def _verify_rest(client, pdf: bytes) -> dict:
@@ -188,6 +191,43 @@ def test_the_default_seal_is_generated_in_the_business_lines_style(mesh, apps, s
         assert _verify_rest(app, signed.pdf.data)["valid"] is True
     finally:
         app.close()
+
+
+def test_the_signing_date_is_stamped_at_the_date_position(client, signing_rpc, contract, rest_root_pem):
+    before = signing_date(dt.datetime.now(dt.timezone.utc))
+    request = service.sign_request(
+        contract, service.person_signer("sg_dated"), "ct_dated",
+        service.claims("ct_dated", contract, signer_id="sg_dated", token_id="tok_dated"),
+        [service.keyword(PERSON_KEYWORD)], date_position=common_pb2.SignaturePosition(keyword=PERSON_KEYWORD, y=-40))
+    reply = signing_rpc.SignDocument(request)
+    after = signing_date(dt.datetime.now(dt.timezone.utc))
+    (hit,) = anchors.find_keyword(contract, PERSON_KEYWORD)
+    cx, cy = hit.center
+    stamped = text_in(reply.pdf.data, hit.page_index, (cx - 60, cy - 50, cx + 60, cy - 30))
+    assert stamped.strip() in {before, after} and stamped.strip().endswith("日")
+    assert not text_in(contract, hit.page_index, (cx - 60, cy - 50, cx + 60, cy - 30)).strip()  # not there before
+
+    # The date is part of the signature: one field, its widgets in the signed revision.
+    reader = PdfFileReader(io.BytesIO(reply.pdf.data))
+    (sig_field,) = [f.get_object() for f in reader.root["/AcroForm"]["/Fields"]]
+    assert len(sig_field["/Kids"]) == 2  # the seal and the date
+    (embedded,) = reader.embedded_signatures
+    root = asn1_x509.Certificate.load(
+        x509.load_pem_x509_certificate(rest_root_pem).public_bytes(serialization.Encoding.DER))
+    context = DocumentSecurityStore.read_dss(reader).as_validation_context(
+        {"trust_roots": [root], "allow_fetching": False, "revocation_mode": "require"})
+    status = validate_pdf_signature(embedded, signer_validation_context=context)
+    assert status.intact and status.valid and status.trusted and status.coverage.name == "ENTIRE_FILE"
+    assert _verify_rest(client, reply.pdf.data)["valid"] is True
+
+
+def test_a_date_position_whose_keyword_is_missing_is_not_found(signing_rpc, contract):
+    with pytest.raises(grpc.RpcError) as failure:
+        signing_rpc.SignDocument(service.sign_request(
+            contract, service.person_signer("sg_nodate"), "ct_nodate",
+            service.claims("ct_nodate", contract, signer_id="sg_nodate", token_id="tok_nodate"),
+            [service.keyword(PERSON_KEYWORD)], date_position=common_pb2.SignaturePosition(keyword="签署日期")))
+    assert failure.value.code() == grpc.StatusCode.NOT_FOUND and "签署日期" in failure.value.details()
 
 
 def test_signed_document_can_be_delivered_to_the_blob_store(mesh, signing_rpc, contract):
