@@ -18,7 +18,7 @@ from econtract.identity.v1 import identity_pb2 as pb
 from econtract.identity.v1 import identity_pb2_grpc
 from services.identity.apps import App, Apps
 from services.identity.intent_tokens import IntentClaims
-from services.identity.intents import Intents, StartedIntent
+from services.identity.intents import FacePerson, Intents, StartedIntent
 from services.identity.masking import mask_text
 from services.identity.notices import NoticeDelivery
 from services.identity.policy import IntentMethod, IntentPolicy, SignerKind
@@ -282,8 +282,10 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
     # -- intents ------------------------------------------------------------------------
 
     def CreateIntent(self, request, context):
+        person = request.face_person
         started = self.parts.intents.create(
-            request.signer_id, list(request.contract_ids), _method(request.method), caller(context).app_id
+            request.signer_id, list(request.contract_ids), _method(request.method), caller(context).app_id,
+            FacePerson(person.id_number, person.name) if request.HasField("face_person") else None,
         )
         reply = pb.CreateIntentResponse(method=common_pb2.IntentMethod.Value(started.method.value))
         _started(started, reply)
@@ -294,13 +296,15 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         if request.code and request.face_result:
             raise invalid("code", "give either the code or faceResult, not both")
         if request.face_result:
-            issued = intents.confirm_face(request.challenge_id, request.face_result, app_id)
+            issued = intents.confirm_face(request.challenge_id, request.face_result, app_id, request.intent_token)
         elif request.code:
-            issued = intents.confirm_code(request.challenge_id, request.code, app_id)
+            issued = intents.confirm_code(request.challenge_id, request.code, app_id, request.intent_token)
         else:
             raise invalid("code", "give the one-time code (SMS, EMAIL) or faceResult (FACE)")
         reply = pb.ConfirmIntentResponse(
-            intent_token=issued.token, signer_id=issued.claims.signer_id, contract_ids=issued.claims.contract_ids
+            intent_token=issued.token, signer_id=issued.claims.signer_id, contract_ids=issued.claims.contract_ids,
+            methods=[common_pb2.IntentMethod.Value(m.value) for m in issued.claims.all_methods],
+            missing_methods=[common_pb2.IntentMethod.Value(m.value) for m in issued.missing],
         )
         reply.expire_time.FromSeconds(issued.claims.expires_at)
         return reply

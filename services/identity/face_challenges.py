@@ -6,8 +6,10 @@ before the face provider is asked, inside a Lua script, so concurrent attempts c
 exceed ``max_tries``; a passed check spends the challenge atomically, so two passing
 checks racing each other yield one token.
 
-Key: ``{ns}:face:ch:{challengeId}`` — hash: subject_id, signer_id, app_id, contract_ids and
-document_hashes (JSON), expires_ms, attempts, state (active, used, locked).
+Key: ``{ns}:face:ch:{challengeId}`` — hash: subject_id, signer_id, app_id, signer_kind,
+amount, person_subject_id (for an organisation, the legal representative or agent facing the
+camera), contract_ids and document_hashes (JSON), expires_ms, attempts, state (active, used,
+locked).
 """
 from __future__ import annotations
 
@@ -69,6 +71,9 @@ class FaceChallenge:
     expires_at: dt.datetime
     state: str
     attempts: int
+    signer_kind: str = ""  # PERSON or ORG, for the policy at signing
+    amount: str = ""  # the largest contract amount in yuan; empty when unknown
+    person_subject_id: str = ""  # for an organisation: the person whose face is checked
 
 
 @dataclass(frozen=True)
@@ -101,13 +106,17 @@ class FaceChallenges:
         return self._redis.register_script(_FINISH_LUA)
 
     def create(self, *, subject_id: str, signer_id: str, contract_ids: Sequence[str],
-               document_hashes: Mapping[str, Sequence[str]], app_id: str = "") -> FaceChallenge:
+               document_hashes: Mapping[str, Sequence[str]], app_id: str = "", signer_kind: str = "",
+               amount: str = "", person_subject_id: str = "") -> FaceChallenge:
         challenge_id = "ch_" + secrets.token_urlsafe(18)
         key = self._key(challenge_id)
         fields = {
             "subject_id": subject_id,
             "signer_id": signer_id,
             "app_id": app_id,
+            "signer_kind": signer_kind,
+            "amount": amount,
+            "person_subject_id": person_subject_id,
             "contract_ids": json.dumps(list(contract_ids)),
             "document_hashes": json.dumps({c: list(h) for c, h in document_hashes.items()}),
             "expires_ms": str(int(self._clock() * 1000) + self._ttl_ms),
@@ -138,6 +147,9 @@ class FaceChallenges:
             expires_at=dt.datetime.fromtimestamp(int(data["expires_ms"]) / 1000, dt.UTC),
             state=data["state"],
             attempts=int(data["attempts"]),
+            signer_kind=data.get("signer_kind", ""),
+            amount=data.get("amount", ""),
+            person_subject_id=data.get("person_subject_id", ""),
         )
 
     def attempt(self, challenge_id: str, check: Callable[[FaceChallenge], bool]) -> FaceAttempt:

@@ -7,10 +7,14 @@ Format (compact, URL-safe, no padding)::
 The key id comes first so the signature is checked before the claims are parsed, and so
 keys can rotate: new tokens use the active key, older keys still verify until removed.
 Claims: ``v`` (1), ``jti`` (token id), ``sub`` (subject id), ``sgn`` (signer id), ``docs``
-(contract id → the SHA-256 of each of its documents, main document first), ``mth`` (intent
-method), ``iat`` and ``exp`` (unix seconds), and for the evidence record (``IntentClaims`` in
-common.proto) ``chl`` (challenge id), ``app`` (app id), ``rcp`` (masked recipient) and
-``frf`` (face provider reference), each omitted when empty.
+(contract id → the SHA-256 of each of its documents, main document first), ``mth`` (the
+intent method confirmed last), ``mths`` (every method confirmed for this signing, when a
+policy needs several; tokens without it carry ``mth`` alone), ``iat`` and ``exp`` (unix
+seconds), ``knd`` (signer kind) and ``amt`` (largest contract amount, absent when unknown)
+for checking the policy at signing, and for the evidence record (``IntentClaims`` in
+common.proto) ``chl`` (challenge id), ``app`` (app id), ``rcp`` (masked recipient),
+``frf`` (face provider reference) and ``fps`` (subject id of the person who passed the face
+check for an organisation), each omitted when empty.
 
 A token is accepted once per contract: ``consume`` records (token id, contract id) with
 Redis ``SET NX`` under ``{ns}:intent:used:{jti}:{contractId}``, kept until the token would
@@ -32,7 +36,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,7 +50,8 @@ _B64_RE = re.compile(r"[A-Za-z0-9_-]+")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _MAX_TOKEN_CHARS = 16_384
 _USE_MARGIN_SECONDS = 60
-_OPTIONAL = {"chl": "challenge_id", "app": "app_id", "rcp": "recipient", "frf": "face_reference"}
+_OPTIONAL = {"chl": "challenge_id", "app": "app_id", "rcp": "recipient", "frf": "face_reference",
+             "fps": "face_person_id", "knd": "signer_kind", "amt": "amount"}
 
 
 class TokenInvalid(InvalidArgument):
@@ -76,9 +81,17 @@ class IntentClaims:
     app_id: str = ""
     recipient: str = ""  # masked, e.g. 138****0000; empty for FACE
     face_reference: str = ""
+    face_person_id: str = ""  # for an organisation: the person whose face was checked
+    methods: tuple[IntentMethod, ...] = ()  # every confirmed method; empty = just ``method``
+    signer_kind: str = ""  # PERSON or ORG; empty in tokens from before several methods
+    amount: str = ""  # the largest contract amount in yuan; empty when unknown
     token_id: str = ""  # set by issue
     issued_at: int = 0
     expires_at: int = 0
+
+    @property
+    def all_methods(self) -> tuple[IntentMethod, ...]:
+        return self.methods or (self.method,)
 
     @property
     def contract_ids(self) -> tuple[str, ...]:
@@ -139,6 +152,7 @@ class IntentTokens:
             claims,
             documents={c: tuple(h) for c, h in claims.documents.items()},
             method=IntentMethod(claims.method),
+            methods=tuple(sorted({IntentMethod(m) for m in (*claims.methods, claims.method)})),
             token_id="it_" + secrets.token_urlsafe(16),
             issued_at=issued_at,
             expires_at=issued_at + ttl_seconds,
@@ -150,6 +164,7 @@ class IntentTokens:
             "sgn": issued.signer_id,
             "docs": {c: list(h) for c, h in issued.documents.items()},
             "mth": issued.method.value,
+            "mths": [m.value for m in issued.methods],
             "iat": issued.issued_at,
             "exp": issued.expires_at,
         }
@@ -187,12 +202,14 @@ class IntentTokens:
         contract_id: str,
         document_sha256: str | Sequence[str],
         now: float | None = None,
+        before_use: Callable[[IntentClaims], None] | None = None,
     ) -> IntentClaims:
         """Accept the token for signing one contract, once per contract.
 
         ``document_sha256`` lists every document of the contract as it is now (one string
         for a single document); it must be exactly the set the token was confirmed for, so
         a document changed, added or dropped since the intent was confirmed is refused.
+        ``before_use`` may refuse a token bound to this signing before it is marked used.
         """
         if self._redis is None:
             raise RuntimeError("IntentTokens.consume needs a Redis client")
@@ -209,6 +226,8 @@ class IntentTokens:
             raise TokenNotBound(
                 f"intent token was confirmed for other document content of contract {contract_id} (document hash mismatch)"
             )
+        if before_use is not None:
+            before_use(claims)
         ttl = int(claims.expires_at - current) + _USE_MARGIN_SECONDS
         key = f"{self._namespace}:intent:used:{claims.token_id}:{contract_id}"
         if not self._redis.set(key, str(int(current)), nx=True, ex=ttl):
@@ -231,6 +250,7 @@ def _parse_claims(payload: str) -> IntentClaims:
             signer_id=str(body["sgn"]),
             documents={str(c): tuple(str(h) for h in hashes) for c, hashes in docs.items()},
             method=IntentMethod(body["mth"]),
+            methods=tuple(IntentMethod(m) for m in body.get("mths") or [body["mth"]]),
             **{value: str(body.get(name, "")) for name, value in _OPTIONAL.items()},
             token_id=str(body["jti"]),
             issued_at=int(body["iat"]),

@@ -13,16 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from core.errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, invalid
+from core.errors import DomainError, FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied, invalid
 from services.identity.code_delivery import CodeDelivery
 from services.identity.face import FaceResult, FaceVerifier
 from services.identity.face_challenges import FaceChallenges
-from services.identity.intent_tokens import IntentClaims, IntentTokens
+from services.identity.intent_tokens import IntentClaims, IntentTokens, TokenNotBound
 from services.identity.otp import Challenge, ChallengeLocked, ChallengeNotFound, IntentChallenges
-from services.identity.policy import IntentMethod, IntentPolicy, check_method
+from services.identity.policy import IntentMethod, IntentPolicy, SignerKind, check_methods, check_start, missing_methods
 from services.identity.signing_context import SigningContext
 from services.identity.subjects import ID_CARD, Subject, Subjects
 
@@ -44,12 +44,25 @@ class StartedIntent:
 class IssuedToken:
     token: str = field(repr=False)
     claims: IntentClaims
+    missing: tuple[IntentMethod, ...] = ()  # methods still to confirm before the token can sign
+
+
+@dataclass(frozen=True)
+class FacePerson:
+    """The person taking an organisation's face check: its legal representative or an agent."""
+
+    id_number: str = field(repr=False)
+    name: str = ""
 
 
 def _largest_amount(context: SigningContext) -> Decimal | None:
     # One unknown amount makes the whole signing's amount unknown (the policy treats it as large).
     amounts = [c.amount for c in context.contracts]
     return None if any(a is None for a in amounts) else max(amounts)  # type: ignore[type-var]
+
+
+def _amount(text: str) -> Decimal | None:
+    return Decimal(text) if text else None
 
 
 class Intents:
@@ -78,16 +91,22 @@ class Intents:
 
     # -- start --------------------------------------------------------------------------
 
-    def create(self, signer_id: str, contract_ids: Sequence[str], method: IntentMethod, caller_app: str = "") -> StartedIntent:
-        """Start a challenge; ``caller_app`` is the authenticated business line (empty for internal callers)."""
+    def create(self, signer_id: str, contract_ids: Sequence[str], method: IntentMethod, caller_app: str = "",
+               face_person: FacePerson | None = None) -> StartedIntent:
+        """Start a challenge; ``caller_app`` is the authenticated business line (empty for internal callers).
+
+        When the policy needs several methods, each is started and confirmed in turn and the
+        confirmations are gathered into one token (``confirm_*`` with the previous token)."""
         contract_ids = self._check_request(signer_id, contract_ids)
         context = self._signing_contexts(signer_id, contract_ids)
         app_id = self._check_context(context, contract_ids, caller_app)
         subject = self._subject_of(context)
-        check_method(self._policies(app_id), context.kind, _largest_amount(context), method, subject.level)
+        largest = _largest_amount(context)
+        check_start(self._policies(app_id), context.kind, largest, method, subject.level)
         hashes = {c.contract_id: c.document_sha256 for c in context.contracts}
+        facts = {"signer_kind": context.kind.value, "amount": "" if largest is None else str(largest)}
         if method is IntentMethod.FACE:
-            return self._create_face(context, subject, contract_ids, hashes, app_id)
+            return self._create_face(context, subject, contract_ids, hashes, app_id, facts, face_person)
         recipient = context.mobile if method is IntentMethod.SMS else context.email
         if not recipient:
             what = "mobile number" if method is IntentMethod.SMS else "e-mail address"
@@ -95,7 +114,7 @@ class Intents:
         self._delivery.sender(method)  # refuse before a code exists that nobody could receive
         issued = self._challenges.create(
             subject_id=subject.subject_id, signer_id=signer_id, contract_ids=contract_ids,
-            document_hashes=hashes, method=method, recipient=recipient, app_id=app_id,
+            document_hashes=hashes, method=method, recipient=recipient, app_id=app_id, **facts,
         )
         self._delivery.deliver(issued.challenge, issued.code)
         challenge = issued.challenge
@@ -144,23 +163,50 @@ class Intents:
             return self._subjects.upsert(context.kind, context.name, [identifier]).subject
 
     def _create_face(
-        self, context: SigningContext, subject: Subject, contract_ids: Sequence[str], hashes: dict, app_id: str
+        self, context: SigningContext, subject: Subject, contract_ids: Sequence[str], hashes: dict, app_id: str,
+        facts: dict[str, str], face_person: FacePerson | None,
     ) -> StartedIntent:
         if self._face_verifier is None:
             raise FailedPrecondition("no face verifier configured; FACE intent verification is not available")
-        if subject.identifier(ID_CARD) is None:
+        person = self._face_person(subject, face_person) if subject.kind is SignerKind.ORG else subject
+        if person.identifier(ID_CARD) is None:
             raise FailedPrecondition(f"signer {context.signer_id} has no ID_CARD on record; a face check compares against it")
         challenge = self._faces.create(
             subject_id=subject.subject_id, signer_id=context.signer_id, contract_ids=contract_ids,
-            document_hashes=hashes, app_id=app_id,
+            document_hashes=hashes, app_id=app_id, **facts,
+            person_subject_id="" if person is subject else person.subject_id,
         )
         log.info("intent challenge %s: FACE for signer %s", challenge.id, context.signer_id)
         return StartedIntent(challenge.id, IntentMethod.FACE, challenge.expires_at)
 
+    def _face_person(self, org: Subject, named: FacePerson | None) -> Subject:
+        """The person who takes an organisation's face check: one of its authorised agents, or
+        its legal representative (by the name on record; known as a person from then on)."""
+        if named is None or not named.id_number.strip():
+            raise invalid("facePerson", f"an organisation signs by the face of its legal representative or an authorised "
+                                        f"agent: give that person's idNumber (and name)")
+        identifier = self._subjects.identifier(ID_CARD, named.id_number, "facePerson.idNumber")
+        try:
+            known: Subject | None = self._subjects.resolve(identifier)
+        except NotFound:
+            known = None
+        if known is not None and known.subject_id in org.agent_ids:
+            return known
+        name = known.name if known is not None else named.name.strip()
+        if org.legal_representative and name == org.legal_representative:
+            return known or self._subjects.upsert(SignerKind.PERSON, name, [identifier]).subject
+        raise PermissionDenied(
+            f"the person named in facePerson is neither the legal representative nor an authorised agent of {org.name}"
+        )
+
     # -- confirm ------------------------------------------------------------------------
 
-    def confirm_code(self, challenge_id: str, code: str, caller_app: str = "") -> IssuedToken:
-        self._owned(self._code_challenge(challenge_id), caller_app)
+    def confirm_code(self, challenge_id: str, code: str, caller_app: str = "", prior_token: str = "") -> IssuedToken:
+        """Confirm with the one-time code; ``prior_token`` is the token of this signing's earlier
+        confirmations (several methods), which the new token then covers too."""
+        pending = self._code_challenge(challenge_id)
+        self._owned(pending, caller_app)
+        prior = self._prior(prior_token, pending)
         challenge = self._challenges.confirm(challenge_id, code)
         return self._issue(
             IntentClaims(
@@ -171,10 +217,13 @@ class Intents:
                 challenge_id=challenge.id,
                 app_id=challenge.app_id,
                 recipient=challenge.masked_recipient,
-            )
+                signer_kind=challenge.signer_kind,
+                amount=challenge.amount,
+            ),
+            prior,
         )
 
-    def confirm_face(self, challenge_id: str, capture: bytes, caller_app: str = "") -> IssuedToken:
+    def confirm_face(self, challenge_id: str, capture: bytes, caller_app: str = "", prior_token: str = "") -> IssuedToken:
         if not capture:
             raise invalid("faceResult", "is empty")
         if self._face_verifier is None:
@@ -187,7 +236,9 @@ class Intents:
                 raise invalid("faceResult", "this challenge is confirmed with the one-time code, not a face check") from None
             raise
         self._owned(challenge, caller_app)
-        subject = self._subjects.get(challenge.subject_id)
+        prior = self._prior(prior_token, challenge)
+        # An organisation's face check is taken by the person named when it started.
+        subject = self._subjects.get(challenge.person_subject_id or challenge.subject_id)
         id_number = subject.identifier(ID_CARD)
         if id_number is None:
             raise FailedPrecondition(f"subject {subject.subject_id} has no ID_CARD on record to compare the face against")
@@ -213,13 +264,46 @@ class Intents:
                 challenge_id=challenge.id,
                 app_id=challenge.app_id,
                 face_reference=results[-1].reference,
-            )
+                face_person_id=challenge.person_subject_id,
+                signer_kind=challenge.signer_kind,
+                amount=challenge.amount,
+            ),
+            prior,
         )
 
-    def _issue(self, claims: IntentClaims) -> IssuedToken:
+    def _prior(self, token: str, challenge) -> IntentClaims | None:
+        """The earlier confirmations of this same signing (checked before the challenge is spent)."""
+        if not token:
+            return None
+        prior = self._tokens.verify(token)
+        same = (prior.signer_id == challenge.signer_id and prior.subject_id == challenge.subject_id
+                and prior.app_id == challenge.app_id
+                and {c: tuple(h) for c, h in prior.documents.items()} == dict(challenge.document_hashes))
+        if not same:
+            raise TokenNotBound("intentToken: the earlier intent token is for another signer, other contracts or other "
+                                "document content than this challenge; start again")
+        return prior
+
+    def _issue(self, claims: IntentClaims, prior: IntentClaims | None = None) -> IssuedToken:
+        if prior is not None:
+            claims = replace(
+                claims,
+                methods=tuple({*prior.all_methods, claims.method}),
+                recipient=claims.recipient or prior.recipient,
+                face_reference=claims.face_reference or prior.face_reference,
+                face_person_id=claims.face_person_id or prior.face_person_id,
+            )
         token, issued = self._tokens.issue(claims, self._token_ttl)
-        log.info("intent token %s issued for challenge %s", issued.token_id, issued.challenge_id)
-        return IssuedToken(token, issued)
+        missing = self._missing(issued)
+        log.info("intent token %s issued for challenge %s (%s confirmed%s)", issued.token_id, issued.challenge_id,
+                 ", ".join(issued.methods), f"; still needs {', '.join(missing)}" if missing else "")
+        return IssuedToken(token, issued, missing)
+
+    def _missing(self, claims: IntentClaims) -> tuple[IntentMethod, ...]:
+        if not claims.signer_kind or not claims.app_id:
+            return ()
+        return missing_methods(self._policies(claims.app_id), SignerKind(claims.signer_kind), _amount(claims.amount),
+                               claims.all_methods)
 
     # -- resend and consume -------------------------------------------------------------
 
@@ -233,7 +317,13 @@ class Intents:
     def consume(self, token: str, signer_id: str, contract_id: str, document_sha256: Sequence[str]) -> IntentClaims:
         if not signer_id or not contract_id:
             raise invalid("signerId" if not signer_id else "contractId", "is required")
-        return self._tokens.consume(token, signer_id, contract_id, list(document_sha256))
+        return self._tokens.consume(token, signer_id, contract_id, list(document_sha256), before_use=self._policy_met)
+
+    def _policy_met(self, claims: IntentClaims) -> None:
+        # Tokens made before several methods could be gathered were checked whole when their challenge started.
+        if claims.signer_kind and claims.app_id:
+            check_methods(self._policies(claims.app_id), SignerKind(claims.signer_kind), _amount(claims.amount),
+                          claims.all_methods)
 
     # -- helpers ------------------------------------------------------------------------
 

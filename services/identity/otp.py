@@ -22,7 +22,7 @@ RESOURCE_EXHAUSTED with the seconds to wait.
 Redis keys, under the configurable namespace ``ns``:
 
 * ``{ns}:otp:ch:{challengeId}`` — hash: subject_id, signer_id, app_id, contract_ids and
-  document_hashes (JSON), method, recipient, created_ms, expires_ms, code_mac (hex HMAC of
+  document_hashes (JSON), method, recipient, signer_kind, amount, created_ms, expires_ms, code_mac (hex HMAC of
   the current code, emptied once used), attempts (wrong tries), sends, state (active, used,
   locked). TTL = code lifetime, renewed on resend; a used or locked challenge stays until
   then, so a late request gets a precise error.
@@ -175,6 +175,8 @@ class Challenge:
     wrong_tries: int
     sends: int
     resend_at: dt.datetime  # earliest time the recipient can be sent another code
+    signer_kind: str = ""  # PERSON or ORG, for the policy at signing
+    amount: str = ""  # the largest contract amount in yuan; empty when unknown
 
     @property
     def masked_recipient(self) -> str:
@@ -240,6 +242,8 @@ class IntentChallenges:
         method: IntentMethod | str,
         recipient: str,
         app_id: str = "",
+        signer_kind: str = "",
+        amount: str = "",
     ) -> IssuedCode:
         """Start a challenge and return its first code; raises SendLimited when the recipient must wait."""
         method = _method(method)
@@ -256,6 +260,8 @@ class IntentChallenges:
             "method": method.value,
             "recipient": recipient,
             "app_id": app_id,
+            "signer_kind": signer_kind,
+            "amount": amount,
             "created_ms": str(int(self._clock() * 1000)),
         }
         extra = [item for pair in fields.items() for item in pair]
@@ -312,6 +318,8 @@ class IntentChallenges:
             method=IntentMethod(data["method"]),
             recipient=data["recipient"],
             app_id=data.get("app_id", ""),
+            signer_kind=data.get("signer_kind", ""),
+            amount=data.get("amount", ""),
             expires_at=dt.datetime.fromtimestamp(int(data["expires_ms"]) / 1000, dt.UTC),
             state=data["state"],
             wrong_tries=int(data["attempts"]),

@@ -150,6 +150,65 @@ def required_methods(policy: IntentPolicy, signer_kind: SignerKind, amount: Deci
     return MethodRequirement(frozenset(all_of), policy.effective_allowed)
 
 
+def _names(methods: Iterable[IntentMethod]) -> str:
+    return ", ".join(sorted(methods))
+
+
+def _refuse_missing(policy: IntentPolicy, signer_kind: SignerKind, amount: Decimal | int | None,
+                    passed: set[IntentMethod], missing: set[IntentMethod]) -> PermissionDenied:
+    face_reason = _face_reason(policy, signer_kind, amount)
+    if missing == {IntentMethod.FACE} and face_reason:
+        return PermissionDenied(f"intent method {_names(passed)} is not enough: this business line requires FACE {face_reason}")
+    needed = required_methods(policy, signer_kind, amount).all_of
+    return PermissionDenied(f"this business line requires every one of {_names(needed)}; missing {_names(missing)}")
+
+
+def check_start(
+    policy: IntentPolicy,
+    signer_kind: SignerKind,
+    amount: Decimal | int | None,
+    method: IntentMethod,
+    real_name_level: RealNameLevel,
+) -> None:
+    """Raise unless ``method`` may start a challenge: it is allowed and, when the signing needs
+    several methods, one of them (each is confirmed in turn, into one token)."""
+    if method not in policy.effective_allowed:
+        raise PermissionDenied(
+            f"intent method {method} is not allowed for this business line (allowed: {_names(policy.effective_allowed)})"
+        )
+    needed = required_methods(policy, signer_kind, amount).all_of
+    if needed and method not in needed:
+        raise _refuse_missing(policy, signer_kind, amount, {method}, set(needed))
+    if not real_name_level.satisfies(policy.required_real_name_level):
+        raise FailedPrecondition(
+            f"signing needs real-name level {policy.required_real_name_level.name}; the signer has {real_name_level.name}"
+        )
+
+
+def missing_methods(policy: IntentPolicy, signer_kind: SignerKind, amount: Decimal | int | None,
+                    passed: Iterable[IntentMethod]) -> tuple[IntentMethod, ...]:
+    """The methods still to confirm before signing, in the order the pages ask for them."""
+    done = set(passed) & policy.effective_allowed
+    requirement = required_methods(policy, signer_kind, amount)
+    if requirement.satisfied_by(done):
+        return ()
+    still = requirement.all_of - done if requirement.all_of else requirement.any_of
+    return tuple(m for m in IntentMethod if m in still)
+
+
+def check_methods(policy: IntentPolicy, signer_kind: SignerKind, amount: Decimal | int | None,
+                  passed: Iterable[IntentMethod]) -> None:
+    """Raise unless the confirmed ``passed`` methods together meet the policy (checked at signing)."""
+    done = set(passed)
+    missing = missing_methods(policy, signer_kind, amount, done)
+    if not missing:
+        return
+    if required_methods(policy, signer_kind, amount).all_of:
+        raise _refuse_missing(policy, signer_kind, amount, done, set(missing))
+    raise PermissionDenied(f"intent method {_names(done)} is not allowed for this business line "
+                           f"(allowed: {_names(policy.effective_allowed)})")
+
+
 def check_method(
     policy: IntentPolicy,
     signer_kind: SignerKind,

@@ -162,10 +162,11 @@ def test_face_above_an_amount_and_the_fake_face_check(mesh, dev_identity, signer
     assert used.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_face_needs_an_id_card(mesh, dev_identity, signer):
+def test_an_organisations_face_check_needs_the_person_facing_the_camera(mesh, dev_identity, signer):
     signer.kind, signer.id_type, signer.id_value, signer.name = "ORG", "USCC", random_credit_code(), "某某有限公司"
     error = error_of(lambda: create(dev_identity.stub, signer, common_pb2.FACE))
-    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "ID_CARD" in error.details()
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "facePerson" in error.details() and "legal representative or an authorised agent" in error.details()
 
 
 def test_real_name_level_required_by_the_policy(mesh, client, dev_identity, signer, business_line):

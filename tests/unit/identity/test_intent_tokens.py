@@ -94,3 +94,24 @@ def test_evidence_claims_round_trip_and_are_signed():
     assert (got.challenge_id, got.app_id, got.recipient, got.face_reference) == ("ch_x", "app_1", "", "face-9")
     assert got.contract_ids == ("ct_1", "ct_2")
     assert got.documents["ct_2"] == (DOC, "b" * 64)
+
+
+def test_a_token_carries_every_confirmed_method():
+    tokens = IntentTokens({"k1": K1}, "k1")
+    several = IntentClaims(subject_id="sub_1", signer_id="sg_1", documents={"ct_1": (DOC,)}, method=IntentMethod.FACE,
+                           methods=(IntentMethod.SMS,), signer_kind="PERSON", amount="120000.00")
+    token, issued = tokens.issue(several, 300, now=NOW)
+    got = tokens.verify(token, now=NOW)
+    assert got.all_methods == (IntentMethod.FACE, IntentMethod.SMS) == issued.all_methods
+    assert (got.signer_kind, got.amount) == ("PERSON", "120000.00")
+
+
+def test_a_single_method_token_without_a_method_list_still_reads():
+    # The form of tokens issued before a token could carry several methods.
+    body = {"v": 1, "jti": "it_old", "sub": "sub_1", "sgn": "sg_1", "docs": {"ct_1": [DOC]}, "mth": "EMAIL",
+            "iat": NOW, "exp": NOW + 300}
+    payload = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
+    tokens = IntentTokens({"k1": K1}, "k1")
+    signature = base64.urlsafe_b64encode(tokens._mac("k1", f"k1.{payload}")).rstrip(b"=").decode()
+    got = tokens.verify(f"k1.{payload}.{signature}", now=NOW)
+    assert got.all_methods == (IntentMethod.EMAIL,) and got.signer_kind == ""

@@ -3,7 +3,17 @@ from decimal import Decimal
 import pytest
 
 from core.errors import FailedPrecondition, InvalidArgument, PermissionDenied
-from services.identity.policy import IntentMethod, IntentPolicy, MethodRequirement, SignerKind, check_method, required_methods
+from services.identity.policy import (
+    IntentMethod,
+    IntentPolicy,
+    MethodRequirement,
+    SignerKind,
+    check_method,
+    check_methods,
+    check_start,
+    missing_methods,
+    required_methods,
+)
 from services.identity.realname import RealNameLevel
 
 SMS, EMAIL, FACE = IntentMethod.SMS, IntentMethod.EMAIL, IntentMethod.FACE
@@ -104,3 +114,29 @@ def test_levels_are_ordered():
     assert not RealNameLevel.FORMAT_ONLY.satisfies(RealNameLevel.IDENTITY_MATCH)
     assert not RealNameLevel.NONE.satisfies(RealNameLevel.FORMAT_ONLY)
     assert RealNameLevel.NONE.satisfies(RealNameLevel.NONE)
+
+
+def test_several_methods_are_started_one_by_one_and_checked_together():
+    both = IntentPolicy(required_methods=frozenset({SMS, FACE}))
+    check_start(both, PERSON, 1, SMS, RealNameLevel.NONE)
+    check_start(both, PERSON, 1, FACE, RealNameLevel.NONE)
+    with pytest.raises(PermissionDenied, match="requires every one of FACE, SMS; missing FACE, SMS$"):
+        check_start(both, PERSON, 1, EMAIL, RealNameLevel.NONE)
+    assert missing_methods(both, PERSON, 1, [SMS]) == (FACE,)
+    assert missing_methods(both, PERSON, 1, [FACE, SMS]) == ()
+    with pytest.raises(PermissionDenied, match="requires every one of FACE, SMS; missing FACE$"):
+        check_methods(both, PERSON, 1, [SMS])
+    check_methods(both, PERSON, 1, [SMS, FACE])
+
+
+def test_required_sms_plus_face_above_an_amount():
+    policy = IntentPolicy(required_methods=frozenset({SMS}), face_above_amount=Decimal("50000"))
+    assert missing_methods(policy, PERSON, Decimal("100"), [SMS]) == ()
+    assert missing_methods(policy, PERSON, Decimal("60000"), [SMS]) == (FACE,)
+    assert missing_methods(policy, PERSON, Decimal("60000"), [FACE]) == (SMS,)
+    with pytest.raises(PermissionDenied, match="SMS is not enough: this business line requires FACE above an amount of 50000"):
+        check_methods(policy, PERSON, Decimal("60000"), [SMS])
+    with pytest.raises(PermissionDenied, match="missing SMS"):
+        check_methods(policy, PERSON, Decimal("60000"), [FACE])
+    with pytest.raises(PermissionDenied, match="not allowed"):
+        check_start(IntentPolicy(allowed_methods=frozenset({SMS})), PERSON, 1, EMAIL, RealNameLevel.NONE)
