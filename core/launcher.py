@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlparse
 
 import redis
@@ -35,28 +37,12 @@ class Launcher:
         print(text, file=self.out, flush=True)
 
     def ensure_redis(self) -> None:
-        client = redis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=1)
-        try:
-            client.ping()
+        if redis_answers(self.settings.redis_url):
             return
-        except redis.ConnectionError:
-            pass
-        url = urlparse(self.settings.redis_url)
-        if url.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise SystemExit(f"Redis at {url.hostname}:{url.port} does not answer")
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("no Redis answers and redis-server is not installed (run: make setup)")
-        self.say(f"starting a local redis-server on port {url.port or 6379}")
-        self._spawn("redis", [binary, "--port", str(url.port or 6379), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no"])
-        for _ in range(50):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.1)
-        raise SystemExit("the local redis-server did not start; see " + str(self.log_dir / "redis.log"))
+        self.say(f"starting a local redis-server on port {urlparse(self.settings.redis_url).port or 6379}")
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.children["redis"] = spawn_local_redis(self.settings.redis_url, self.log_dir / "redis.log")
+        wait_for_redis(self.settings.redis_url, self.children["redis"], self.log_dir / "redis.log")
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +127,59 @@ class Launcher:
         finally:
             self.say("stopping…")
             self.stop()
+
+
+def redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.TimeoutError):
+        return False
+    finally:
+        client.close()
+
+
+def spawn_local_redis(url: str, log_path: Path) -> subprocess.Popen:
+    """A throwaway ``redis-server`` (nothing saved to disk) on the local port ``url`` names."""
+    parsed = urlparse(url)
+    if parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"Redis at {parsed.hostname}:{parsed.port} does not answer")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("no Redis answers and redis-server is not installed (run: make setup)")
+    with open(log_path, "ab") as log:
+        # Own session: a terminal's Ctrl-C reaches only its starter, which stops it in order.
+        return subprocess.Popen([binary, "--port", str(parsed.port or 6379), "--bind", "127.0.0.1",
+                                 "--save", "", "--appendonly", "no"],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_for_redis(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not redis_answers(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the local redis-server did not start; see {log_path}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def local_redis(url: str, log_path: Path) -> Iterator[subprocess.Popen | None]:
+    """Redis at ``url`` for the duration: nothing to do when one answers, else a local
+    ``redis-server`` started now and stopped on exit."""
+    if redis_answers(url):
+        yield None
+        return
+    process = spawn_local_redis(url, log_path)
+    try:
+        wait_for_redis(url, process, log_path)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _port_taken(address: str) -> bool:

@@ -1,8 +1,9 @@
 """Shared fixtures: a private environment per test run on the real PostgreSQL and Redis.
 
 PostgreSQL at 127.0.0.1:5432 (database ``test``) is used when it answers, SQLite otherwise;
-Redis at 127.0.0.1:6379 is required. Every run gets its own schemas and key prefix, so runs
-never see each other's data and nothing is flushed.
+Redis at 127.0.0.1:6379 is required: when none answers, the run starts a local
+``redis-server`` there and stops it at the end. Every run gets its own schemas and key
+prefix, so runs never see each other's data and nothing is flushed.
 """
 from __future__ import annotations
 
@@ -41,8 +42,20 @@ def use_postgres() -> bool:
     return _postgres_answers()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _redis_server(tmp_path_factory):
+    """Redis for the whole run, as ``econtract up`` does it: the one that answers, or our own."""
+    from core.launcher import local_redis
+
+    try:
+        with local_redis(REDIS_URL, tmp_path_factory.mktemp("redis") / "redis.log"):
+            yield
+    except SystemExit as exc:
+        pytest.exit(f"Redis is required: {exc}", returncode=3)
+
+
 @pytest.fixture(scope="session")
-def redis_client():
+def redis_client(_redis_server):
     client = redis.Redis.from_url(REDIS_URL)
     client.ping()  # Redis is required: fail loudly rather than skip
     yield client
