@@ -2,6 +2,7 @@
 lines as signed REST clients, an outside CA made by the test with its CRL served locally."""
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -21,6 +22,14 @@ def crl_server() -> Iterator[CrlServer]:
     server = CrlServer()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pdfsig_tools() -> None:
+    """Skips a test that checks with poppler's pdfsig when it or NSS's certutil is missing
+    (``make setup`` installs both)."""
+    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
+        pytest.skip("pdfsig (poppler-utils) and certutil (libnss3-tools) are needed")
 
 
 @pytest.fixture(scope="package")

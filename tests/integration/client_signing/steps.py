@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +83,8 @@ def verify(client: SignedClient, pdf: bytes, **extra) -> dict:
 
 
 def pdfsig(pdf: bytes, workdir: Path, roots: list[bytes]) -> list[dict[str, str]]:
-    """poppler's pdfsig (NSS) trusting ``roots`` (PEM), offline: one block per signature."""
+    """poppler's pdfsig (NSS) trusting ``roots`` (PEM), offline: one block per signature. Tests
+    calling it ask for the ``pdfsig_tools`` fixture, which skips them when pdfsig is missing."""
     nss = workdir / "nss"
     nss.mkdir(exist_ok=True)
     subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
@@ -107,6 +107,3 @@ def pdfsig(pdf: bytes, workdir: Path, roots: list[bytes]) -> list[dict[str, str]
             blocks[-1][key.strip()] = value.strip()
     return blocks
 
-
-def have_pdfsig() -> bool:
-    return shutil.which("pdfsig") is not None and shutil.which("certutil") is not None

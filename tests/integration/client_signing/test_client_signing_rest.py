@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -15,9 +16,20 @@ from services.signing import verify as verifier
 from services.signing.store import PreparationRow
 from tests.integration.client_signing import steps
 from tests.integration.client_signing.steps import ClientKey
-from tests.integration.contract.helpers import borrower, create_contract, error, ok, sign_as, signer_of, violations
+from tests.integration.contract.helpers import (
+    borrower,
+    create_contract,
+    error,
+    intent_token,
+    lender,
+    ok,
+    sign_as,
+    signer_of,
+    violations,
+)
 
-FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND = 9, 3, 5
+FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED = 9, 3, 5, 7
+REPLAYED = "signer {signer_id} has already signed contract {contract_id}"
 
 
 def _expire(mesh, preparation_id: str, ago: dt.timedelta) -> None:
@@ -30,7 +42,8 @@ def _borrower_contract(client, template) -> dict:
     return create_contract(client, template["templateId"], signers=[borrower(order=1)])
 
 
-def test_a_client_signs_with_its_own_key_through_rest(mesh, business, new_app, loan_template, outside_ca, tmp_path):
+def test_a_client_signs_with_its_own_key_through_rest(mesh, business, new_app, loan_template, outside_ca, pdfsig_tools,
+                                                      tmp_path):
     contract = create_contract(business, loan_template["templateId"])
     assert sign_as(business, contract, "lender")["status"] == "SIGNING"  # the platform-issued signature first
     key = ClientKey.ec(outside_ca, "张三")
@@ -65,13 +78,12 @@ def test_a_client_signs_with_its_own_key_through_rest(mesh, business, new_app, l
     direct = verifier.verify(pdf, trusted)
     assert direct.valid and all(s.verdict is verifier.Verdict.VALID for s in direct.signatures)
 
-    if steps.have_pdfsig():
-        blocks = steps.pdfsig(pdf, tmp_path, [*roots, outside_ca.root.public_bytes(serialization.Encoding.PEM)])
-        mine = next(b for b in blocks if b.get("Signature Field Name") == borrower_field)
-        assert mine["Signer Certificate Common Name"] == "张三"
-        assert mine["Signature Validation"] == "Signature is Valid."
-        assert mine["Certificate Validation"] == "Certificate is Trusted."
-        assert mine["Signature Type"] == "ETSI.CAdES.detached"
+    blocks = steps.pdfsig(pdf, tmp_path, [*roots, outside_ca.root.public_bytes(serialization.Encoding.PEM)])
+    mine = next(b for b in blocks if b.get("Signature Field Name") == borrower_field)
+    assert mine["Signer Certificate Common Name"] == "张三"
+    assert mine["Signature Validation"] == "Signature is Valid."
+    assert mine["Certificate Validation"] == "Certificate is Trusted."
+    assert mine["Signature Type"] == "ETSI.CAdES.detached"
 
     events = [e["type"] for e in ok(business.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]]
     assert "signature.prepared" in events and "document.timestamped" in events
@@ -99,14 +111,18 @@ def test_an_rsa_key_signs_too_and_a_wrong_signature_changes_nothing(business, bo
     assert steps.verify(business, steps.document(business, contract["contractId"]))["valid"] is True
 
 
-def test_a_replayed_completion_is_refused(mesh, business, borrower_template, outside_ca):
-    contract = _borrower_contract(business, borrower_template)
+def test_a_replayed_completion_is_refused(mesh, business, loan_template, outside_ca):
+    # The borrower signs first, so the contract is still open for the lender when the replay comes.
+    contract = create_contract(business, loan_template["templateId"],
+                               signers=[borrower(order=1), lender(order=2)])
     key = ClientKey.ec(outside_ca, "张三")
     preparation = steps.prepared(business, contract, "borrower", key)
     signature = key.sign(steps.to_be_signed(preparation))
     first = ok(steps.complete(business, contract, preparation, signature))
+    assert first["status"] == "SIGNING"
     replay = error(steps.complete(business, contract, preparation, signature), 400, FAILED_PRECONDITION)
-    assert "closed" in replay["message"] or "COMPLETED" in replay["message"] or "already" in replay["message"]
+    signer_id = signer_of(contract, "borrower")["signerId"]
+    assert replay["message"] == REPLAYED.format(signer_id=signer_id, contract_id=contract["contractId"])
     assert ok(business.get(f"/v1/contracts/{contract['contractId']}"))["documents"] == first["documents"]
 
     # The signing service refuses it on its own too.
@@ -120,7 +136,9 @@ def test_a_replayed_completion_is_refused(mesh, business, borrower_template, out
             stub.CompleteSignature(signing_pb2.CompleteSignatureRequest(
                 preparation_id=preparation["preparationId"], signature=signature))
         assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-        assert "already completed" in again.value.details()
+        assert re.fullmatch(
+            rf"preparation {preparation['preparationId']} was already completed at \S+: a prepared signature is "
+            r"embedded once; prepare again to sign again", again.value.details()), again.value.details()
         state = stub.GetPreparation(signing_pb2.GetPreparationRequest(preparation_id=preparation["preparationId"]))
         assert state.state == signing_pb2.GetPreparationResponse.STATE_COMPLETED
 
@@ -187,3 +205,22 @@ def test_prepare_needs_a_chain(business, borrower_template):
 
 
 
+def test_an_intent_token_of_another_signer_or_contract_cannot_prepare(business, loan_template, borrower_template,
+                                                                      outside_ca):
+    key = ClientKey.ec(outside_ca, "张三")
+    contract = create_contract(business, loan_template["templateId"], signers=[borrower(order=1), lender(order=1)])
+    mine, theirs = signer_of(contract, "borrower"), signer_of(contract, "lender")
+    elsewhere = _borrower_contract(business, borrower_template)  # the same person, in another contract
+    other = signer_of(elsewhere, "borrower")
+
+    for token in (intent_token(business, theirs["signerId"], [contract["contractId"]], theirs["mobile"]),
+                  intent_token(business, other["signerId"], [elsewhere["contractId"]], other["mobile"])):
+        reply = business.post(f"/v1/contracts/{contract['contractId']}:prepareSign",
+                              {"signerId": mine["signerId"], "intentToken": token, "certificateChain": key.chain()})
+        refused = error(reply, 403, PERMISSION_DENIED)
+        assert refused["message"] == "identity service, checking the intent token: intent token was issued to " \
+                                     "another signer"
+    after = ok(business.get(f"/v1/contracts/{contract['contractId']}"))
+    assert signer_of(after, "borrower")["status"] == "PENDING" and after["documents"] == contract["documents"]
+    events = [e["type"] for e in ok(business.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]]
+    assert "signature.prepared" not in events
