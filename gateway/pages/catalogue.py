@@ -50,6 +50,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "intent.resend": ("重新发送", "Send again"),
     "intent.resend_in": ("{seconds} 秒后可重新发送", "Send again in {seconds} s"),
     "intent.other": ("换一种验证方式", "Use another method"),
+    "intent.next": ("已通过：{done}。本业务还要求完成下一项验证。", "Confirmed: {done}. This signing also needs the next verification."),
     "intent.face_lead": ("请拍摄一张本人正面照片，由人脸识别服务比对。", "Take a photo of your face for the face check."),
     "intent.face_provider": ("前往人脸识别", "Open the face check"),
     "intent.face_photo": ("本人照片", "Photo of your face"),

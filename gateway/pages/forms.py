@@ -86,6 +86,8 @@ async def consent(p: Posted) -> None:
 async def start_intent(p: Posted) -> None:
     state = await p.expect(Step.INTENT)
     method = p.form.get("method", "")
+    if p.session.intent_token and p.now >= p.session.intent_expires:
+        p.session.forget_intent()  # earlier confirmations expired: the signer starts over
     if method not in offered(p.session, state):
         raise _invalid("intent.bad_method")
     p.session.challenge = await intents.start(p.parts.rpc, p.session.app_id, p.session.signer_id,
@@ -107,7 +109,8 @@ async def confirm_code(p: Posted) -> None:
         raise PageRefusal("session.stale", http=409)
     if not code or len(code) > 16:
         raise _invalid("intent.no_code")
-    _confirmed(p, await intents.confirm(p.parts.rpc, p.session.app_id, p.session.challenge, p.client, code=code))
+    _confirmed(p, await intents.confirm(p.parts.rpc, p.session.app_id, p.session.challenge, p.client, code=code,
+                                        prior=p.session.intent_token))
 
 
 async def confirm_face(p: Posted) -> None:
@@ -117,12 +120,14 @@ async def confirm_face(p: Posted) -> None:
         raise PageRefusal("session.stale", http=409)
     if not photo:
         raise _invalid("intent.no_photo")
-    _confirmed(p, await intents.confirm(p.parts.rpc, p.session.app_id, p.session.challenge, p.client, face=photo))
+    _confirmed(p, await intents.confirm(p.parts.rpc, p.session.app_id, p.session.challenge, p.client, face=photo,
+                                        prior=p.session.intent_token))
 
 
 def _confirmed(p: Posted, token: intents.IntentToken) -> None:
     p.session.challenge = None
     p.session.intent_token, p.session.intent_expires = token.token, token.expires_at
+    p.session.intent_methods, p.session.intent_missing = list(token.methods), list(token.missing)
 
 
 def _check_reading(p: Posted) -> None:

@@ -12,6 +12,8 @@ from gateway.pages.sessions import Challenge
 class IntentToken:
     token: str
     expires_at: float
+    methods: tuple[str, ...] = ()  # every method the token covers
+    missing: tuple[str, ...] = ()  # methods the business line still requires, confirmed in turn
 
 
 def _seconds(message, field: str) -> float:
@@ -42,10 +44,15 @@ async def resend(rpc: Rpc, app_id: str, challenge: Challenge, client: Client) ->
 
 
 async def confirm(rpc: Rpc, app_id: str, challenge: Challenge, client: Client, *, code: str = "",
-                  face: bytes = b"") -> IntentToken:
+                  face: bytes = b"", prior: str = "") -> IntentToken:
+    """Confirm the challenge; ``prior`` is the token of this signing's earlier confirmations."""
+    from econtract.common.v1 import common_pb2
     from econtract.identity.v1 import identity_pb2
 
-    request = identity_pb2.ConfirmIntentRequest(challenge_id=challenge.challenge_id, code=code, face_result=face)
+    request = identity_pb2.ConfirmIntentRequest(challenge_id=challenge.challenge_id, code=code, face_result=face,
+                                                intent_token=prior)
     reply = await rpc.call("identity", "ConfirmIntent", request, identity_pb2.ConfirmIntentResponse, client=client,
                            app_id=app_id, idempotent=False)
-    return IntentToken(reply.intent_token, _seconds(reply, "expire_time"))
+    names = common_pb2.IntentMethod.Name
+    return IntentToken(reply.intent_token, _seconds(reply, "expire_time"), tuple(names(m) for m in reply.methods),
+                       tuple(names(m) for m in reply.missing_methods))

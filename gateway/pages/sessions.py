@@ -61,6 +61,8 @@ class PageSession:
     challenge: Challenge | None = None
     intent_token: str = field(default="", repr=False)
     intent_expires: float = 0.0
+    intent_methods: list[str] = field(default_factory=list)  # the methods intent_token covers
+    intent_missing: list[str] = field(default_factory=list)  # methods still required before it can sign
     read_started: float | None = None
     outcome: str = ""  # SIGNED | REJECTED once finished
 
@@ -68,10 +70,11 @@ class PageSession:
         return bool(token) and hmac.compare_digest(token.encode(), self.csrf.encode())
 
     def has_intent(self, now: float) -> bool:
-        return bool(self.intent_token) and now < self.intent_expires
+        return bool(self.intent_token) and now < self.intent_expires and not self.intent_missing
 
     def forget_intent(self) -> None:
         self.challenge, self.intent_token, self.intent_expires = None, "", 0.0
+        self.intent_methods, self.intent_missing = [], []
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)

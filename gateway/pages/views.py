@@ -29,7 +29,8 @@ class View:
 def offered(session: PageSession, state: SigningState) -> tuple[str, ...]:
     signer = state.signer
     return offered_methods(session.policy, kind=signer.kind, amounts=[c.amount for c in state.to_sign],
-                           mobile=signer.mobile, email=signer.email)
+                           mobile=signer.mobile, email=signer.email,
+                           done=session.intent_methods if session.intent_token else ())
 
 
 async def consent_view(parts: Parts, session: PageSession, state: SigningState, client: Client, now: float) -> View:
@@ -46,6 +47,7 @@ async def intent_view(parts: Parts, session: PageSession, state: SigningState, c
     return View("intent.html", {
         "contracts": state.to_sign,
         "methods": [(m, t(f"intent.method.{m}", recipient=recipients[m])) for m in methods],
+        "done": [t(f"intent.method.{m}", recipient=recipients[m]) for m in session.intent_methods if session.intent_token],
         "challenge": challenge,
         "resend_in": max(0, math.ceil(challenge.resend_at - now)) if challenge else 0,
     })
