@@ -137,6 +137,9 @@ class Signing:
             reason=reason,
             contract_id=contract_id,
             delivery=common_pb2.DELIVERY_BLOB,
+            # Documents are stored content-addressed: the reference names the SHA-256 the
+            # contract recorded, which the bytes the signing service reads must still have.
+            document_sha256=pdf_ref.removeprefix("sha256:") if pdf_ref.startswith("sha256:") else "",
         )
         if placement.date_position is not None:
             p = placement.date_position

@@ -116,6 +116,7 @@ class SigningApi(signing_pb2_grpc.SigningServiceServicer):
             field_name=request.field_name,
             reason=request.reason,
             date_position=_position(request.date_position) if request.HasField("date_position") else None,
+            document_sha256=request.document_sha256,
         ))
         return pb.SignDocumentResponse(
             pdf=self._deliver(signed.pdf, request.delivery), sha256=signed.sha256, field_name=signed.field_name,

@@ -233,8 +233,8 @@ def sign_detailed(pdf: bytes, signer: SignerMaterial, *, field_name: str, timest
                   appearances: Sequence[Appearance] = (), date_stamps: Sequence[DateStamp] = ()) -> SignedPdf:
     """``sign``, also returning the new signature's times (read from the CMS just made,
     which costs nothing, where reading them back from the PDF means parsing it again)."""
-    if expected_sha256 is not None and hashlib.sha256(pdf).hexdigest() != expected_sha256.lower():
-        raise FailedPrecondition("the document changed: its SHA-256 no longer matches the contract's record")
+    if expected_sha256 is not None:
+        check_unchanged(pdf, expected_sha256)
     writer = _open_writer(pdf)
     _check_field_free(writer, field_name)
     widgets = [_Widget(a.placement.page_index, a.placement.rect, a.png)
@@ -263,6 +263,12 @@ def sign_detailed(pdf: bytes, signer: SignerMaterial, *, field_name: str, timest
         return asyncio.run(_sign_async(pdf_signer, writer, field, extra_kids))
     except SigningError as exc:
         raise _signing_failure(exc) from exc
+
+
+def check_unchanged(pdf: bytes, expected_sha256: str) -> None:
+    """Refuse a document whose bytes are not the ones the contract recorded."""
+    if hashlib.sha256(pdf).hexdigest() != expected_sha256.strip().lower():
+        raise FailedPrecondition("the document changed: its SHA-256 no longer matches the contract's record")
 
 
 def timestamp_document(pdf: bytes, *, timestamper: TimeStamper, validation_context: ValidationContext,

@@ -73,6 +73,7 @@ class SignRequest:
     field_name: str = ""
     reason: str = ""
     date_position: Position | None = None  # where the signing date is stamped, if anywhere
+    document_sha256: str = ""  # what the contract recorded for the document; empty: not checked
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class Signatures:
     def sign(self, request: SignRequest) -> SignedDocument:
         signer = request.signer
         digest = _sha256(request.pdf)
+        if request.document_sha256:
+            pades.check_unchanged(request.pdf, request.document_sha256)  # before a certificate is issued
         claims = check_intent(request.intent, contract_id=request.contract_id, document_sha256=digest,
                               signer_id=signer.signer_id, subject_id=signer.subject_id, now=self._clock())
         earlier = self.earlier(claims.token_id, request.contract_id, digest)
@@ -159,7 +162,8 @@ class Signatures:
             signed = pades.sign_detailed(request.pdf, material, field_name=field_name,
                                          timestamper=self._tsa.timestamper(), validation_context=context,
                                          appearances=appearances, riding_seal=riding,
-                                         reason=request.reason or None, expected_sha256=digest,
+                                         reason=request.reason or None,
+                                         expected_sha256=request.document_sha256 or None,
                                          date_stamps=dates)
             result = SignedDocument(signed.pdf, _sha256(signed.pdf), field_name,
                                     format(material.cert.serial_number, "x"), signed.signing_time,

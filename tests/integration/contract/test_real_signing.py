@@ -19,13 +19,17 @@ import pytest
 from services.signing import anchors
 from services.signing.signatures import signing_date
 from tests.integration.contract.conftest import TEST_CONFIG
+from core.blobs import BlobStore
 from tests.integration.contract.helpers import (
     LOAN_ROLES,
     ContractServer,
     approved_template,
     create_contract,
+    intent_token,
     ok,
+    sign,
     sign_as,
+    signer_of,
 )
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.support.pdf_text import text_in
@@ -90,6 +94,23 @@ def test_each_signers_date_is_stamped_where_the_template_says(completed):
     lender = text_in(completed.pdf, hit.page_index, (cx + 200, cy - 10, cx + 320, cy + 10)).strip()
     borrower = text_in(completed.pdf, 2, (340, 50, 460, 70)).strip()
     assert lender in completed.dates and borrower in completed.dates, (lender, borrower)
+
+
+def test_a_document_changed_in_storage_is_not_signed(mesh, real_signing, business, reviewer):
+    template = approved_template(business, reviewer, loan_contract_docx_bytes())
+    contract = create_contract(business, template["templateId"])
+    recorded = contract["documents"][0]["sha256"]
+    blobs = BlobStore(mesh.settings("contract").blob_dir)
+    stored = blobs.root / recorded[:2] / recorded[2:4] / recorded
+    stored.write_bytes(blobs.get("sha256:" + recorded) + b"%changed in storage\n")
+    lender = signer_of(contract, "lender")
+    token = intent_token(business, lender["signerId"], [contract["contractId"]], lender["mobile"])
+    reply = sign(business, contract["contractId"], lender["signerId"], token)
+    assert reply.status_code == 400 and reply.json()["code"] == 9, reply.text  # FAILED_PRECONDITION
+    assert "no longer matches the contract's record" in reply.json()["message"]
+    after = ok(business.get(f"/v1/contracts/{contract['contractId']}"))
+    assert after["status"] == "SIGNING" and signer_of(after, "lender")["status"] == "PENDING"
+    assert after["documents"][0]["sha256"] == recorded
 
 
 # ------------------------------------------------------------ pdfsig (poppler + NSS)

@@ -1,4 +1,5 @@
 """SignDocument refuses, with a clear code and message, whatever the signer did not authorise."""
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
+from econtract.common.v1 import common_pb2
 from econtract.signing.v1 import signing_pb2 as pb
 from services.signing import verify
 from tests.integration.signing import service
@@ -61,6 +63,34 @@ def test_claims_of_another_signer(signing_rpc, contract):
     intent = service.claims("ct_who", contract, signer_id="sg_someone_else", token_id="tok_who")
     error = _refused(signing_rpc, _org_request(contract, "ct_who", intent))
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED and "another signer" in error.details()
+
+
+def test_a_document_that_is_not_the_contracts_record_is_refused(signing_rpc, contract):
+    recorded = service.sha256(contract)
+    changed = contract + b"%changed after it was recorded\n"
+    # The claims cover the changed bytes too, so only the contract's record can refuse them.
+    intent = service.claims("ct_record", contract, signer_id="sg_refused", token_id="tok_record",
+                            hashes=[recorded, service.sha256(changed)])
+    error = _refused(signing_rpc, _org_request(changed, "ct_record", intent, document_sha256=recorded))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no longer matches the contract's record" in error.details()
+    # The same document as recorded signs.
+    signed = signing_rpc.SignDocument(_org_request(contract, "ct_record", intent, document_sha256=recorded.upper()))
+    assert signed.pdf.data.startswith(contract)
+
+
+def test_a_document_changed_in_storage_is_refused(mesh, signing_rpc, contract):
+    blobs = mesh.contexts["signing"].blobs
+    original = contract + b"%" + secrets.token_hex(8).encode() + b"\n"  # a blob of this test alone
+    ref = blobs.put(original)
+    digest = ref.removeprefix("sha256:")
+    (blobs.root / digest[:2] / digest[2:4] / digest).write_bytes(original + b"%tampered\n")
+    intent = service.claims("ct_stored", original, signer_id="sg_refused", token_id="tok_stored")
+    request = _org_request(b"", "ct_stored", intent, document_sha256=digest)
+    request.pdf.CopyFrom(common_pb2.FileData(blob_ref=ref))
+    error = _refused(signing_rpc, request)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no longer matches the contract's record" in error.details()
 
 
 def test_a_token_signs_a_document_once(signing_rpc, contract):
