@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
@@ -222,3 +223,37 @@ def test_work_that_fell_due_while_every_replica_was_down_is_done_once_after_the_
         done = session.scalars(sa.select(DelegatedSigningRow.status)
                                .where(DelegatedSigningRow.contract_id == delegated["contractId"])).all()
     assert done == ["DONE"]
+
+
+def test_a_first_reminder_that_fell_due_while_every_replica_was_down_is_sent_once_after_the_restart(
+        business, template, replicas, fake_signing):
+    # One reminder at most, so whatever the restart costs on a busy machine, a second cannot
+    # legitimately follow: any second message would be the first one sent twice.
+    fast = replicas.schedule
+    replicas.schedule = replace(fast, reminder_seconds=4.0, reminder_max=1)
+    replicas.restart(fake_signing.address)
+    try:
+        contract = create_contract(business, template["templateId"])
+        contract_id, first = contract["contractId"], signer_of(contract, "lender")
+        replicas.stop()
+        try:
+            time.sleep(5)  # the first reminder falls due while nothing runs
+            assert not _notices(replicas, contract_id, notices.REMINDER)
+        finally:
+            replicas.start(fake_signing.address)
+        wait_until(lambda: [n for n in _notices(replicas, contract_id, notices.REMINDER) if n.status == notices.SENT],
+                   15, "the reminder after the restart")
+        time.sleep(2)  # both replicas keep deciding and delivering: nothing may happen twice
+
+        reminders = _notices(replicas, contract_id, notices.REMINDER)
+        assert [(n.signer_id, n.seq, n.status, n.attempts) for n in reminders] == [
+            (first["signerId"], 1, notices.SENT, 1)]
+        messages = [m for m in _outbox(business, first["mobile"]) if contract["title"] in m["body"]]
+        assert len(messages) == 1 and messages[0]["messageId"] == reminders[0].notice_id
+        assert "签署链接：" in messages[0]["body"] and "/sign/" in messages[0]["body"]
+        notified = [e for e in _events(business, contract_id) if e["type"] == "signer.notified"]
+        assert [(e["signerId"], e["details"]["kind"], e["details"]["number"]) for e in notified] == [
+            (first["signerId"], "REMINDER", "1")]
+    finally:
+        replicas.schedule = fast
+        replicas.restart(fake_signing.address)
