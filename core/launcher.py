@@ -16,7 +16,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlparse
 
 import redis
@@ -26,12 +26,17 @@ from core.settings import SERVICES, Settings
 COMPONENTS = (*SERVICES, "gateway")
 
 
+class Interrupted(Exception):
+    """Ctrl-C (or SIGTERM) arrived before the platform was up."""
+
+
 class Launcher:
     def __init__(self, settings: Settings, out=sys.stdout):
         self.settings = settings
         self.out = out
         self.children: dict[str, subprocess.Popen] = {}
         self.log_dir = settings.var_dir / "logs"
+        self.stop_requested = False  # set by the signal handler, checked by every wait
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -42,7 +47,8 @@ class Launcher:
         self.say(f"starting a local redis-server on port {urlparse(self.settings.redis_url).port or 6379}")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.children["redis"] = spawn_local_redis(self.settings.redis_url, self.log_dir / "redis.log")
-        wait_for_redis(self.settings.redis_url, self.children["redis"], self.log_dir / "redis.log")
+        wait_for_redis(self.settings.redis_url, self.children["redis"], self.log_dir / "redis.log",
+                       interrupted=lambda: self.stop_requested)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +69,8 @@ class Launcher:
         deadline = time.monotonic() + timeout
         last: dict = {}
         while time.monotonic() < deadline:
+            if self.stop_requested:
+                raise Interrupted()
             self._check_children()
             try:
                 with urllib.request.urlopen(url, timeout=3) as reply:
@@ -93,40 +101,46 @@ class Launcher:
                 child.kill()
 
     def run(self, demo_app: dict | None) -> None:
-        stop_requested = False
-
         def on_signal(_signum, _frame):
-            nonlocal stop_requested
-            stop_requested = True
+            self.stop_requested = True
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         try:
-            self.ensure_redis()
-            self.start_components()
-            report = self.wait_healthy()
-            self.say(f"all services {report['status']}: " + ", ".join(f"{k}={v}" for k, v in report["services"].items()))
-            self.say(f"REST gateway   {self.settings.public_url}  (OpenAPI: {self.settings.public_url}/openapi.json)")
-            self.say(f"admin console  {self.settings.public_url}/console"
-                     + (f"  (user admin, password in {self.settings.var_dir / 'console-admin.txt'} unless "
-                        "ECONTRACT_CONSOLE_ADMIN_PASSWORD is set)" if self.settings.dev else ""))
-            for name in SERVICES:
-                self.say(f"gRPC {name:<10} {self.settings.addresses[name]}")
-            self.say(f"logs           {self.log_dir}/   traces: econtract traces list")
-            if demo_app:
-                self.say(f"demo app       appId={demo_app['appId']} appSecret={demo_app['appSecret']}")
-            self.say("press Ctrl-C to stop")
+            self._start(demo_app)
             reported: set[str] = set()
-            while not stop_requested:
+            while not self.stop_requested:
                 # A process that stops is reported, not restarted: the others keep serving.
                 for name, child in self.children.items():
                     if child.poll() is not None and name not in reported:
                         reported.add(name)
                         self.say(f"{name} exited with code {child.returncode} (log: {self.log_dir / (name + '.log')})")
                 time.sleep(0.5)
+        except Interrupted:
+            self.say("interrupted during start-up")
+            raise SystemExit(130) from None
         finally:
             self.say("stopping…")
             self.stop()
+
+    def _start(self, demo_app: dict | None) -> None:
+        """Redis, the six processes, their health, then what a developer needs to know."""
+        self.ensure_redis()
+        if self.stop_requested:
+            raise Interrupted()
+        self.start_components()
+        report = self.wait_healthy()
+        self.say(f"all services {report['status']}: " + ", ".join(f"{k}={v}" for k, v in report["services"].items()))
+        self.say(f"REST gateway   {self.settings.public_url}  (OpenAPI: {self.settings.public_url}/openapi.json)")
+        self.say(f"admin console  {self.settings.public_url}/console"
+                 + (f"  (user admin, password in {self.settings.var_dir / 'console-admin.txt'} unless "
+                    "ECONTRACT_CONSOLE_ADMIN_PASSWORD is set)" if self.settings.dev else ""))
+        for name in SERVICES:
+            self.say(f"gRPC {name:<10} {self.settings.addresses[name]}")
+        self.say(f"logs           {self.log_dir}/   traces: econtract traces list")
+        if demo_app:
+            self.say(f"demo app       appId={demo_app['appId']} appSecret={demo_app['appSecret']}")
+        self.say("press Ctrl-C to stop")
 
 
 def redis_answers(url: str) -> bool:
@@ -154,9 +168,12 @@ def spawn_local_redis(url: str, log_path: Path) -> subprocess.Popen:
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_for_redis(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 20.0) -> None:
+def wait_for_redis(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 20.0,
+                   interrupted: Callable[[], bool] = lambda: False) -> None:
     deadline = time.monotonic() + timeout
     while not redis_answers(url):
+        if interrupted():
+            raise Interrupted()
         if process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"the local redis-server did not start; see {log_path}")
         time.sleep(0.1)

@@ -38,8 +38,10 @@ def platform(run_id, use_postgres, tmp_path_factory):
         time.sleep(0.3)
     yield {"env": env, "base": base, "process": process, "out": Path(out.name)}
     if process.poll() is None:
+        children = _children(process.pid)
         process.send_signal(signal.SIGINT)
         process.wait(60)
+        assert not [command for pid, command in children.items() if _alive(pid)]
 
 
 def test_up_brings_six_healthy_processes_and_prints_a_demo_app(platform):
@@ -137,7 +139,40 @@ def test_a_stopped_service_fails_fast_with_503(platform):
     assert health.status_code == 503 and health.json()["services"]["signing"] == "UNAVAILABLE"
 
 
-def _find_child(parent: int, needle: str) -> int:
+def test_ctrl_c_during_start_up_stops_every_process_it_started(run_id, use_postgres, tmp_path_factory):
+    from core.launcher import redis_answers
+    from tests.conftest import free_port
+
+    own = make_platform_env(tmp_path_factory.mktemp("e2e-interrupted"), run_id + "int", use_postgres)
+    # Nothing answers on this port, so the launcher starts (and must stop) its own redis-server.
+    env = {**os.environ, **own, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    out_path = Path(own["ECONTRACT_VAR_DIR"]) / "up.out"
+    with open(out_path, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "core.cli", "up"], cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    children: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while len(children) < 7:  # redis-server and the six components
+            assert process.poll() is None and time.monotonic() < deadline, out_path.read_text()
+            time.sleep(0.1)
+            children = _children(process.pid)
+        assert any("redis-server" in command for command in children.values())
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 130, out_path.read_text()
+        text = out_path.read_text()
+        assert "interrupted during start-up" in text and "press Ctrl-C" not in text
+        assert not [command for pid, command in children.items() if _alive(pid)]
+        assert not redis_answers(env["REDIS_URL"])
+    finally:
+        for pid in [process.pid, *children]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _children(parent: int) -> dict[int, str]:
+    """The live child processes of ``parent``: pid → command line."""
+    found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -146,8 +181,16 @@ def _find_child(parent: int, needle: str) -> int:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and needle in cmdline:
-            return int(proc.name)
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found[int(proc.name)] = cmdline
+    return found
+
+
+def _find_child(parent: int, needle: str) -> int:
+    for pid, cmdline in _children(parent).items():
+        if needle in cmdline:
+            return pid
     raise AssertionError(f"no child process running {needle!r}")
 
 
