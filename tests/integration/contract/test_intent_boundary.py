@@ -1,14 +1,17 @@
 """Intent tokens at the real signing boundary, through REST (`POST /v1/contracts/{id}:sign`
 with the mesh's own signing service): a real token signs only its own signer's contract
 and documents, once; and a business line whose policy needs several intent methods gets
-a signature only once every one of them was confirmed into the token."""
+a signature only once every one of them was confirmed into the token; an organisation's
+face check is taken by its legal representative or an authorised agent."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from urllib.parse import urlencode
 
+import grpc
 import pytest
 
 from tests.integration.contract.conftest import TEST_CONFIG
@@ -21,6 +24,7 @@ from tests.integration.contract.helpers import (
     intent_token,
     lender,
     ok,
+    random_id_number,
     sign,
     signer_of,
 )
@@ -169,3 +173,77 @@ def test_a_token_of_another_signing_cannot_be_extended(line, template_id, policy
                               {"faceResult": base64.b64encode(b"liveness video").decode(),
                                "intentToken": sms["intentToken"]}), 403, PERMISSION_DENIED)
     assert "earlier intent token is for another signer" in refused["message"]
+
+
+# -- an organisation's face check --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def identity(mesh) -> Iterator:
+    from econtract.identity.v1 import identity_pb2_grpc
+
+    channel = grpc.insecure_channel(mesh.env["IDENTITY_ADDR"])
+    yield identity_pb2_grpc.IdentityServiceStub(channel)
+    channel.close()
+
+
+def organisation(identity, company: dict, representative: str, agents: list[str]) -> None:
+    """Record the lender's organisation with its legal representative and agents (by ID number)."""
+    from econtract.common.v1 import common_pb2
+    from econtract.identity.v1 import identity_pb2 as pb
+
+    for number in agents:
+        identity.UpsertSubject(pb.UpsertSubjectRequest(
+            kind=common_pb2.PERSON, name="李四", identifiers=[common_pb2.SubjectRef(id_type="ID_CARD", id=number)]))
+    identity.UpsertSubject(pb.UpsertSubjectRequest(
+        kind=common_pb2.ORG, name=company["name"], legal_representative=representative,
+        identifiers=[common_pb2.SubjectRef(id_type=company["subject"]["idType"], id=company["subject"]["id"])],
+        authorized_agents=[common_pb2.SubjectRef(id_type="ID_CARD", id=n) for n in agents]))
+
+
+def face_for(line, contract: dict, person: dict | None):
+    signer = signer_of(contract, "lender")
+    body = {"signerId": signer["signerId"], "contractIds": [contract["contractId"]], "method": "FACE"}
+    return line.post("/v1/intents", {**body, "facePerson": person} if person is not None else body)
+
+
+def signs_by_face(line, contract: dict, started: dict) -> None:
+    confirmed = ok(line.post(f"/v1/intents/{started['challengeId']}:confirm",
+                             {"faceResult": base64.b64encode(b"liveness video").decode()}))
+    assert confirmed["methods"] == ["FACE"] and confirmed["missingMethods"] == []
+    ok(sign(line, contract["contractId"], signer_of(contract, "lender")["signerId"], confirmed["intentToken"]))
+    assert signer_of(ok(line.get(f"/v1/contracts/{contract['contractId']}")), "lender")["status"] == "SIGNED"
+
+
+def test_an_authorised_agent_takes_the_organisations_face_check(line, template_id, identity, policy):
+    set_policy(line, {"allowedMethods": ["SMS", "FACE"], "faceForOrgs": True})
+    agent = random_id_number()
+    contract = side_by_side(line, template_id)
+    organisation(identity, signer_of(contract, "lender"), "王五", [agent])
+    signs_by_face(line, contract, ok(face_for(line, contract, {"idNumber": agent})))
+
+
+def test_the_legal_representative_takes_the_organisations_face_check(line, template_id, identity, policy):
+    set_policy(line, {"allowedMethods": ["SMS", "FACE"], "faceForOrgs": True})
+    contract = side_by_side(line, template_id)
+    organisation(identity, signer_of(contract, "lender"), "王五", [])
+    started = ok(face_for(line, contract, {"idNumber": random_id_number(), "name": "王五"}))
+    signs_by_face(line, contract, started)
+
+
+def test_anyone_else_is_refused_for_the_organisations_face_check(line, template_id, identity, policy):
+    set_policy(line, {"allowedMethods": ["SMS", "FACE"], "faceForOrgs": True})
+    contract = side_by_side(line, template_id)
+    lender_signer = signer_of(contract, "lender")
+    organisation(identity, lender_signer, "王五", [random_id_number()])
+    stranger = random_id_number()
+    refused = error(face_for(line, contract, {"idNumber": stranger, "name": "赵六"}), 403, PERMISSION_DENIED)
+    assert refused["message"] == (f"the person named in facePerson is neither the legal representative nor an "
+                                  f"authorised agent of {lender_signer['name']}")
+    assert stranger not in json.dumps(refused)
+    unnamed = error(face_for(line, contract, None), 400, 3)
+    assert "facePerson" in unnamed["message"] and "legal representative or an authorised agent" in unnamed["message"]
+    by_sms = error(line.post("/v1/intents", {"signerId": lender_signer["signerId"],
+                                             "contractIds": [contract["contractId"]], "method": "SMS"}),
+                   403, PERMISSION_DENIED)
+    assert by_sms["message"] == "intent method SMS is not enough: this business line requires FACE for organisations"
