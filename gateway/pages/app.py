@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from core.rpc.client import AsyncPeers
 from core.settings import Settings
 from gateway.pages.catalogue import DEFAULT_LANGUAGE
+from gateway.pages.client_signing import ClientSigningPages
 from gateway.pages.config import load_pages_config
 from gateway.pages.documents import PageImages
 from gateway.pages.handlers import Handlers
@@ -36,9 +37,13 @@ class SigningPages:
         self.config = load_pages_config(env)  # fails fast on a bad variable
         self._parts: Parts | None = None
         self._handlers = handlers = Handlers(self.parts, Renderer())
+        client = ClientSigningPages(self.parts, Renderer(), handlers)
         routes = [
             Route("/theme/{colour}.css", handlers.theme, methods=["GET"]),
             Route("/{token}", handlers.show, methods=["GET"]),
+            Route("/{token}/client-sign", client.page, methods=["GET"]),
+            Route("/{token}/client-sign/prepare", client.prepare, methods=["POST"]),
+            Route("/{token}/client-sign/complete", client.complete, methods=["POST"]),
             Route("/{token}/pages/{contract_id}/{sha256}/{page:int}.png", handlers.image, methods=["GET"]),
             Route("/{token}/{action:path}", handlers.post, methods=["POST"]),
         ]
