@@ -1,10 +1,12 @@
 """The intent claims a signing grant stands in for, in the form the signing service takes.
 
 A delegated signature has no person confirming a code; the organisation's grant is the
-intent. The claims name the grant (token id ``grant:<grantId>:<signerId>``, challenge id
-the grant id), so the signing service's evidence record cites it, and they are bound to
-the exact documents being signed, as any intent is. The token id is the same on every
-attempt, so a retried signing returns the signature already made instead of a second.
+intent, so its method is DELEGATION, which identity never issues and signing accepts
+only for an organisation's cloud signature. The claims name the grant (token id
+``grant:<grantId>:<signerId>``, challenge id the grant id), so the signing service's
+evidence record cites it, and they are bound to the exact documents being signed, as
+any intent is. The token id is the same on every attempt, so a retried signing returns
+the signature already made instead of a second.
 
 The outgoing half of the RPC layer: protobuf is built only here.
 """
@@ -26,7 +28,7 @@ def grant_claims(grant_id: str, contract: Contract, signer: Signer, now: datetim
     message = common_pb2.IntentClaims(
         token_id=token_id, challenge_id=grant_id, app_id=contract.app_id, signer_id=signer.signer_id,
         subject_id=signer.subject_id, contract_ids=[contract.contract_id],
-        method=common_pb2.INTENT_METHOD_UNSPECIFIED,
+        method=common_pb2.DELEGATION,
     )
     message.document_hashes[contract.contract_id].sha256.extend(contract.document_hashes)
     message.issue_time.FromDatetime(now)

@@ -5,6 +5,10 @@ signing is the claims. Signing still checks them, because they are what makes th
 signature the signer's: the claims must name the contract being signed, the exact
 document bytes (their SHA-256 as recorded when the signer confirmed), the same signer,
 and must not have expired. Each refusal says which of these failed.
+
+Claims of method DELEGATION come from the contract service, an organisation's signing
+grant standing in for a person's confirmation; they are taken only where the caller says
+a grant may sign (the platform's own signature for an organisation), and must name it.
 """
 from __future__ import annotations
 
@@ -49,9 +53,16 @@ class IntentClaims:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+DELEGATION = "DELEGATION"
+
+
 def check_intent(claims: IntentClaims | None, *, contract_id: str, document_sha256: str,
-                 signer_id: str = "", subject_id: str = "", now: dt.datetime | None = None) -> IntentClaims:
-    """The claims, if they allow signing ``document_sha256`` of ``contract_id`` now; else the refusal."""
+                 signer_id: str = "", subject_id: str = "", now: dt.datetime | None = None,
+                 delegable: bool = False) -> IntentClaims:
+    """The claims, if they allow signing ``document_sha256`` of ``contract_id`` now; else the refusal.
+
+    ``delegable``: whether an organisation's signing grant (method DELEGATION) may stand in here.
+    """
     if not contract_id:
         raise invalid("contractId", "is required to check the signer's intent")
     if claims is None or not claims.token_id:
@@ -62,6 +73,12 @@ def check_intent(claims: IntentClaims | None, *, contract_id: str, document_sha2
         raise PermissionDenied(f"the intent token {claims.token_id} was confirmed by another signer")
     if subject_id and claims.subject_id and claims.subject_id != subject_id:
         raise PermissionDenied(f"the intent token {claims.token_id} was confirmed for another subject")
+    if claims.method == DELEGATION:
+        if not delegable:
+            raise PermissionDenied(
+                f"the intent {claims.token_id} is a signing grant, which signs only an organisation's cloud signature")
+        if not claims.challenge_id or claims.token_id != f"grant:{claims.challenge_id}:{claims.signer_id}":
+            raise PermissionDenied(f"the delegated intent {claims.token_id} does not name its signing grant")
     now = now or dt.datetime.now(dt.timezone.utc)
     if claims.expire_time is None or claims.expire_time <= now:
         expired = claims.expire_time.isoformat() if claims.expire_time else "an unknown time"

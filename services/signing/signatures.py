@@ -134,7 +134,8 @@ class Signatures:
         if request.document_sha256:
             pades.check_unchanged(request.pdf, request.document_sha256)  # before a certificate is issued
         claims = check_intent(request.intent, contract_id=request.contract_id, document_sha256=digest,
-                              signer_id=signer.signer_id, subject_id=signer.subject_id, now=self._clock())
+                              signer_id=signer.signer_id, subject_id=signer.subject_id, now=self._clock(),
+                              delegable=signer.kind == ORG)
         earlier = self.earlier(claims.token_id, request.contract_id, digest)
         if earlier is not None:
             return earlier

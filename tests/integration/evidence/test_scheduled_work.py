@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
+from econtract.common.v1 import common_pb2
 from services.contract import notices, webhooks
 from services.contract.scheduled_store import DelegatedSigningRow
 from tests.integration.contract.helpers import borrower, create_contract, lender, ok, sign_as, signer_of
@@ -144,6 +145,7 @@ def test_a_grant_signs_covered_contracts_once_with_the_organisations_seal_and_is
     intent = calls[0].request.intent
     assert intent.token_id == f"grant:{grant['grantId']}:{org_signer['signerId']}"
     assert intent.challenge_id == grant["grantId"] and calls[0].request.signer.kind == 2  # ORG
+    assert common_pb2.IntentMethod.Name(intent.method) == "DELEGATION"
     signed = [e for e in _events(client, covered["contractId"]) if e["type"] == "signer.signed"]
     assert len(signed) == 1 and signed[0]["actor"] == f"grant:{grant['grantId']}"
     cited = signed[0]["details"]["delegation"]
