@@ -20,6 +20,8 @@ CreateIntent refuses rather than dropping a code). A bad value fails at start-up
 | ``IDENTITY_SMTP_USERNAME`` / ``_PASSWORD`` | unset | SMTP login (both or neither) |
 | ``IDENTITY_SMTP_TIMEOUT`` | ``10`` | seconds per SMTP step |
 | ``IDENTITY_INTENT_TOKEN_TTL`` | ``600`` | seconds an intent token stays valid (at most 900) |
+| ``IDENTITY_OTP_TTL_SECONDS`` | ``300`` | seconds a one-time code (and a face challenge) stays valid (whole seconds, at most 3600) |
+| ``IDENTITY_OTP_RESEND_COOLDOWN_SECONDS`` | ``60`` | seconds before a recipient can be sent another code (at most 3600) |
 
 Provider URLs must be https; plain http is accepted in dev mode only (local stand-ins).
 """
@@ -39,6 +41,7 @@ DEFAULT_ID_TYPES = ("ID_CARD", "USCC", "USER_ID", "PIN", "MERCHANT_NO", "SHOP_ID
 REQUIRED_ID_TYPES = ("ID_CARD", "USCC")
 FORMAT_ONLY = "format_only"
 MAX_TOKEN_TTL = 900
+MAX_OTP_TTL = 3600
 
 _ID_TYPE_RE = re.compile(r"[A-Z][A-Z0-9_]{1,31}")
 _PROVIDER_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -63,6 +66,8 @@ class IdentityConfig:
     sms: ProviderEndpoint | None = field(default=None, repr=False)
     smtp: SmtpConfig | None = None
     intent_token_ttl: int = 600
+    otp_ttl_seconds: int = 300
+    otp_resend_cooldown_seconds: float = 60
 
 
 def _get(env: Mapping[str, str], name: str) -> str:
@@ -81,6 +86,13 @@ def _number(env: Mapping[str, str], name: str, default: float, *, upper: float |
         limit = f" and at most {upper:g}" if upper is not None else ""
         raise SettingsError(f"{name}={raw!r} must be positive{limit}")
     return value
+
+
+def _whole_seconds(env: Mapping[str, str], name: str, default: int, *, upper: int) -> int:
+    value = _number(env, name, default, upper=upper)
+    if value != int(value):
+        raise SettingsError(f"{name}={_get(env, name)!r} must be a whole number of seconds")
+    return int(value)
 
 
 def _endpoint(env: Mapping[str, str], prefix: str, *, dev: bool) -> ProviderEndpoint:
@@ -165,4 +177,6 @@ def load_config(env: Mapping[str, str] | None = None, *, dev: bool) -> IdentityC
         sms=_endpoint(env, "IDENTITY_SMS", dev=dev) if _any_set(env, "IDENTITY_SMS") else None,
         smtp=_smtp(env),
         intent_token_ttl=int(_number(env, "IDENTITY_INTENT_TOKEN_TTL", 600, upper=MAX_TOKEN_TTL)),
+        otp_ttl_seconds=_whole_seconds(env, "IDENTITY_OTP_TTL_SECONDS", 300, upper=MAX_OTP_TTL),
+        otp_resend_cooldown_seconds=_number(env, "IDENTITY_OTP_RESEND_COOLDOWN_SECONDS", 60, upper=MAX_OTP_TTL),
     )

@@ -1,11 +1,13 @@
 """Intent verification challenges with one-time codes (SMS, e-mail), kept in Redis.
 
 Rules: a 6-digit code from ``secrets``; stored only as HMAC-SHA256 under a server key (a
-plain hash of 10^6 possible codes is reversed offline in milliseconds); valid for 5 minutes;
-5 wrong tries per challenge, then it is locked for good — a later right code is refused
-too; a code works once; resending replaces the code (the old one stops working) but does
-not reset the tries; a recipient gets at most one code per cooldown (60 s) and a daily cap
-of codes (the day ends at local midnight, UTC+8 by default).
+plain hash of 10^6 possible codes is reversed offline in milliseconds); valid for 5 minutes
+by default (``IDENTITY_OTP_TTL_SECONDS``); 5 wrong tries per challenge, then it is locked for
+good — a later right code is refused too; a code works once; resending replaces the code
+(the old one stops working) but does not reset the tries; a new challenge for the same
+signer and recipient retires the one before it (its code stops working too); a recipient
+gets at most one code per cooldown (60 s by default) and a daily cap of codes (the day ends
+at local midnight, UTC+8 by default).
 
 Every read-modify-write runs inside one Lua script, so concurrent requests on any number
 of replicas cannot interleave: 50 simultaneous wrong guesses are counted one by one and
@@ -24,8 +26,10 @@ Redis keys, under the configurable namespace ``ns``:
 * ``{ns}:otp:ch:{challengeId}`` — hash: subject_id, signer_id, app_id, contract_ids and
   document_hashes (JSON), method, recipient, signer_kind, amount, created_ms, expires_ms, code_mac (hex HMAC of
   the current code, emptied once used), attempts (wrong tries), sends, state (active, used,
-  locked). TTL = code lifetime, renewed on resend; a used or locked challenge stays until
-  then, so a late request gets a precise error.
+  locked, replaced). TTL = code lifetime, renewed on resend; a used, locked or replaced
+  challenge stays until then, so a late request gets a precise error.
+* ``{ns}:otp:latest:{s}:{r}`` — the id of the newest challenge of signer ``s`` (an HMAC of
+  the signer id) for recipient ``r``, TTL = code lifetime.
 * ``{ns}:otp:cooldown:{r}`` — present while the recipient must wait, TTL = cooldown.
 * ``{ns}:otp:daily:{r}:{YYYYMMDD}`` — codes sent to the recipient that local day, expires
   after the day ends.
@@ -61,9 +65,9 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
 # Starts (create) or re-sends (resend) a challenge, after the recipient's rate limits.
-# KEYS: challenge, cooldown, daily counter.
+# KEYS: challenge, cooldown, daily counter, the signer's latest challenge for the recipient.
 # ARGV: mode, code mac, ttl ms, cooldown ms, daily cap, daily counter ttl ms, expires ms,
-#       then field/value pairs of a new challenge.
+#       challenge key prefix, challenge id, then field/value pairs of a new challenge.
 _SEND_LUA = """
 local mode = ARGV[1]
 if mode == 'resend' then
@@ -81,13 +85,18 @@ local cooldown = tonumber(ARGV[4])
 if cooldown > 0 then redis.call('SET', KEYS[2], '1', 'PX', cooldown) end
 if redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[6]) end
 if mode == 'create' then
-  for i = 8, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  local previous = redis.call('GET', KEYS[4])
+  if previous and redis.call('HGET', ARGV[8] .. previous, 'state') == 'active' then
+    redis.call('HSET', ARGV[8] .. previous, 'state', 'replaced', 'code_mac', '')
+  end
+  for i = 10, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
   redis.call('HSET', KEYS[1], 'state', 'active', 'attempts', 0, 'sends', 1)
 else
   redis.call('HINCRBY', KEYS[1], 'sends', 1)
 end
 redis.call('HSET', KEYS[1], 'code_mac', ARGV[2], 'expires_ms', ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[4], ARGV[9], 'PX', ARGV[3])
 return {'ok'}
 """
 
@@ -129,6 +138,10 @@ class ChallengeLocked(FailedPrecondition):
 
 
 class ChallengeUsed(FailedPrecondition):
+    pass
+
+
+class ChallengeReplaced(FailedPrecondition):
     pass
 
 
@@ -265,13 +278,13 @@ class IntentChallenges:
             "created_ms": str(int(self._clock() * 1000)),
         }
         extra = [item for pair in fields.items() for item in pair]
-        code = self._send("create", challenge_id, recipient, extra)
+        code = self._send("create", challenge_id, recipient, extra, signer_id)
         return IssuedCode(self.get(challenge_id), code)
 
     def resend(self, challenge_id: str) -> IssuedCode:
         """Replace the challenge's code with a new one (the old code stops working)."""
         current = self.get(challenge_id)
-        code = self._send("resend", challenge_id, current.recipient, [])
+        code = self._send("resend", challenge_id, current.recipient, [], current.signer_id)
         return IssuedCode(self.get(challenge_id), code)
 
     def confirm(self, challenge_id: str, code: str) -> Challenge:
@@ -327,14 +340,15 @@ class IntentChallenges:
             resend_at=dt.datetime.fromtimestamp(now + wait, dt.UTC),
         )
 
-    def _send(self, mode: str, challenge_id: str, recipient: str, extra: list[str]) -> str:
+    def _send(self, mode: str, challenge_id: str, recipient: str, extra: list[str], signer_id: str) -> str:
         s = self._settings
         code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
         now = self._clock()
         ttl_ms = max(1, int(s.code_ttl_seconds * 1000))
         until_midnight = self._seconds_to_local_midnight(now)
         r = self._recipient_tag(recipient)
-        keys = [self._challenge_key(challenge_id), self._key_for("cooldown", r), self._key_for("daily", r, self._local_day(now))]
+        keys = [self._challenge_key(challenge_id), self._key_for("cooldown", r), self._key_for("daily", r, self._local_day(now)),
+                self._key_for("latest", self._signer_tag(signer_id), r)]
         result = self._send_script(
             keys=keys,
             args=[
@@ -345,6 +359,8 @@ class IntentChallenges:
                 s.daily_cap_per_recipient,
                 int((until_midnight + 3600) * 1000),
                 int(now * 1000) + ttl_ms,
+                self._key_for("ch", ""),
+                challenge_id,
                 *extra,
             ],
         )
@@ -370,6 +386,10 @@ class IntentChallenges:
             )
         if outcome == "used":
             return ChallengeUsed(f"challenge {challenge_id} was already confirmed; a code works once")
+        if outcome == "replaced":
+            return ChallengeReplaced(
+                f"challenge {challenge_id} was replaced by a newer code sent to the same recipient; use the latest code"
+            )
         return ChallengeNotFound(f"challenge {challenge_id} does not exist or has expired")
 
     def _challenge_key(self, challenge_id: str) -> str:
@@ -383,6 +403,9 @@ class IntentChallenges:
     def _code_mac(self, challenge_id: str, code: str) -> str:
         # Bound to the challenge id, so a stored MAC means nothing for another challenge.
         return hmac.new(self._key, f"otp-code\0{challenge_id}\0{code}".encode(), hashlib.sha256).hexdigest()
+
+    def _signer_tag(self, signer_id: str) -> str:
+        return hmac.new(self._key, f"otp-signer\0{signer_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def _recipient_tag(self, recipient: str) -> str:
         return hmac.new(self._key, f"otp-recipient\0{recipient}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -82,13 +82,15 @@ class IdentityParts:
         from services.identity.otp import IntentChallenges, OtpSettings
         from services.identity.signing_context import ContractSigningContexts
 
-        otp = OtpSettings(namespace=self.namespace)
+        otp = OtpSettings(namespace=self.namespace, code_ttl_seconds=self.config.otp_ttl_seconds,
+                          resend_cooldown_seconds=self.config.otp_resend_cooldown_seconds)
         return Intents(
             subjects=self.subjects,
             challenges=IntentChallenges(self.ctx.redis, self.keys.get(OTP_CODES), otp),
             face_challenges=FaceChallenges(self.ctx.redis, self.namespace, ttl_seconds=otp.code_ttl_seconds),
             tokens=IntentTokens({"k1": self.keys.get(INTENT_TOKENS)}, "k1", redis=self.ctx.redis, namespace=self.namespace),
-            delivery=CodeDelivery(self._senders(), code_minutes=int(otp.code_ttl_seconds // 60)),
+            # The message says whole minutes: a shorter lifetime still reads "1 minute".
+            delivery=CodeDelivery(self._senders(), code_minutes=max(1, int(otp.code_ttl_seconds // 60))),
             face_verifier=FakeFaceVerifier(dev_mode=True) if self.dev else None,
             signing_contexts=ContractSigningContexts(self.ctx.peers),
             policies=lambda app_id: intent_policy(self.apps.get(app_id)),

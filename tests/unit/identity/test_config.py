@@ -72,3 +72,13 @@ def test_senders():
     assert config.sms.base_url == "https://sms.example.com"
     assert (config.smtp.port, config.smtp.security, config.smtp.username) == (465, "ssl", "u")
     assert "'p'" not in repr(config.smtp)
+
+
+def test_code_lifetime_is_a_setting():
+    assert load_config({}, dev=False).otp_ttl_seconds == 300
+    assert load_config({}, dev=False).otp_resend_cooldown_seconds == 60
+    assert load_config({"IDENTITY_OTP_RESEND_COOLDOWN_SECONDS": "1"}, dev=False).otp_resend_cooldown_seconds == 1
+    assert load_config({"IDENTITY_OTP_TTL_SECONDS": "90"}, dev=False).otp_ttl_seconds == 90
+    for bad, words in (("0", "must be positive"), ("3601", "at most 3600"), ("1.5", "whole number"), ("soon", "not a number")):
+        with pytest.raises(SettingsError, match=f"IDENTITY_OTP_TTL_SECONDS.*{words}"):
+            load_config({"IDENTITY_OTP_TTL_SECONDS": bad}, dev=False)
