@@ -81,6 +81,11 @@ def test_apps_create_then_a_signed_call_and_its_trace(platform):
     depth = len(lines[handler]) - len(lines[handler].lstrip())
     assert depth >= 4  # gateway server → gateway client → identity server
     assert any("SELECT" in line and len(line) - len(line.lstrip()) > depth for line in lines[handler + 1:])
+    # The secret is printed once, on stdout; no process writes it to its log or its traces.
+    var = Path(platform["env"]["ECONTRACT_VAR_DIR"])
+    assert app["appSecret"] not in created.stderr
+    written = [*(var / "logs").glob("*.log"), *(var / "traces").glob("*.jsonl")]
+    assert len(written) >= 7 and not [p.name for p in written if app["appSecret"] in p.read_text(errors="replace")]
 
 
 def test_the_gateways_redis_commands_are_spans_under_its_server_span(platform):
