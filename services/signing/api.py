@@ -78,8 +78,8 @@ class SigningApi(signing_pb2_grpc.SigningServiceServicer):
         return pb.CreateSealResponse(**_seal_fields(seal))
 
     def ListSeals(self, request, context):
-        found, next_token = self.seals.list(_subject(request, "subject"), size=request.page_size,
-                                            token=request.page_token)
+        found, next_token = self.seals.list(_subject(request, "subject"), app_id=caller(context).app_id,
+                                            size=request.page_size, token=request.page_token)
         return pb.ListSealsResponse(seals=[pb.Seal(**_seal_fields(s)) for s in found],
                                     next_page_token=next_token or "")
 

@@ -361,8 +361,21 @@ class SealStore:
                 SealRow.owner_hash == owner_hash, SealRow.is_default.is_(True)))
             return _seal(row) if row is not None else None
 
-    def list(self, owner_hash: str, *, size: int, token: str | None) -> tuple[list[StoredSeal], str | None]:
+    def first(self, owner_hash: str, created_by_app: str, style: str | None = None) -> StoredSeal | None:
+        """The owner's oldest seal made by ``created_by_app`` ("" = the platform), of ``style`` if given."""
+        query = sa.select(SealRow).where(SealRow.owner_hash == owner_hash, SealRow.created_by_app == created_by_app)
+        if style is not None:
+            query = query.where(SealRow.style == style)
+        with self._sessions() as session:
+            row = session.scalar(query.order_by(SealRow.created_at, SealRow.seal_id).limit(1))
+            return _seal(row) if row is not None else None
+
+    def list(self, owner_hash: str, *, size: int, token: str | None,
+             apps: Sequence[str] | None = None) -> tuple[list[StoredSeal], str | None]:
+        """The owner's seals, newest first; only those made by ``apps`` when given."""
         query = sa.select(SealRow).where(SealRow.owner_hash == owner_hash)
+        if apps is not None:
+            query = query.where(SealRow.created_by_app.in_(list(apps)))
         if token:
             created, seal_id = decode_page_token(token)
             query = query.where(sa.or_(

@@ -2,6 +2,7 @@
 import base64
 import hashlib
 import io
+import secrets
 
 import pytest
 from PIL import Image, ImageDraw
@@ -193,3 +194,75 @@ def test_reading_seals_needs_the_scope(mesh, apps):
     reply = SignedClient(mesh.base_url, limited.app.app_id, limited.secret).get(
         f"/v1/seals?subject.idType=USCC&subject.id={COMPANY['id']}")
     assert reply.status_code == 403 and "seal:read" in reply.json()["message"]
+
+
+# ------------------------------------------------- seals are the business line's own
+
+
+@pytest.fixture
+def two_lines(mesh, apps):
+    """Two business lines with seal scopes, signing for the same subjects."""
+    from tests.support.signed import AppClients
+
+    clients = AppClients(mesh.base_url, apps)
+    yield (clients.new("seals-a", ["seal:read", "seal:write", "app:self"]),
+           clients.new("seals-b", ["seal:read", "seal:write", "app:self"]))
+    clients.close()
+
+
+def _listed(app, subject: dict) -> dict[str, bool]:
+    """Seal id → isDefault, as ``app`` lists the subject's seals."""
+    reply = app.get(f"/v1/seals?subject.idType={subject['idType']}&subject.id={subject['id']}")
+    assert reply.status_code == 200, reply.text
+    return {s["sealId"]: s["isDefault"] for s in reply.json().get("seals", [])}
+
+
+def test_an_app_lists_its_own_seals_not_another_apps(two_lines):
+    line_a, line_b = two_lines
+    subject = {"idType": "USCC", "id": "91440300MA5FSCOP1C"}
+    uploaded = line_a.post("/v1/seals", {"subject": subject, "name": "财务专用章",
+                                         "image": base64.b64encode(_scan("PNG")).decode()})
+    assert uploaded.status_code == 200, uploaded.text
+    a_seal = uploaded.json()
+    assert a_seal["isDefault"] is True  # the app's first seal of the subject
+    b_seal = _generate(line_b, subject, "深圳某某贸易有限公司", style="ROUND_COMPANY")
+    assert b_seal["isDefault"] is True  # B's first one: A's upload is not B's default
+    b_second = _generate(line_b, subject, "深圳某某贸易有限公司", style="OVAL_COMPANY")
+    assert b_second["isDefault"] is False
+
+    assert _listed(line_a, subject) == {a_seal["sealId"]: True}
+    assert _listed(line_b, subject) == {b_second["sealId"]: False, b_seal["sealId"]: True}
+
+
+def test_the_default_seal_at_signing_is_the_signing_apps(mesh, apps, two_lines, signing_rpc, contract):
+    import json
+
+    from services.signing.store import EvidenceStore
+    from tests.integration.signing import service
+
+    line_a, line_b = two_lines
+    subject = {"idType": "ID_CARD", "id": "110101199003079876"}
+    a_seal = line_a.post("/v1/seals", {"subject": subject, "name": "手写章",
+                                       "image": base64.b64encode(_scan("PNG")).decode()}).json()
+    line_ids = {}
+    for name, line in (("a", line_a), ("b", line_b)):
+        line_ids[name] = line.get("/v1/apps/self").json()["appId"]
+
+    def sign(line: str) -> str:
+        """Sign for the subject as a signer of ``line`` without naming a seal; the seal used."""
+        contract_id = f"ct_scoped_{line}_{secrets.token_hex(3)}"
+        signer = service.person_signer(f"sg_scoped_{line}")
+        signer.subject.id = subject["id"]
+        claims = service.claims(contract_id, contract, signer_id=signer.signer_id, token_id="tok_" + contract_id)
+        claims.app_id = line_ids[line]
+        signing_rpc.SignDocument(service.sign_request(contract, signer, contract_id, claims,
+                                                      [service.point(1, 300, 400)]))
+        (record,) = EvidenceStore(mesh.contexts["signing"].sessions).for_contract(contract_id)
+        return json.loads(record.record_json)["appearance"]["sealId"]
+
+    assert sign("a") == a_seal["sealId"]  # A's upload is A's default
+    used_by_b = sign("b")  # B has no seal of the subject: the platform generates one
+    assert used_by_b != a_seal["sealId"]
+    assert _listed(line_b, subject) == {used_by_b: True}  # B sees the platform seal, not A's upload
+    assert _listed(line_a, subject) == {a_seal["sealId"]: True, used_by_b: False}
+    assert sign("b") == used_by_b  # and keeps using it
