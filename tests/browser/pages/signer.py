@@ -5,7 +5,7 @@ import re
 import time
 from urllib.parse import urlencode
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.integration.contract.helpers import b64, ok, signer_of
 from tests.support.signed import SignedClient
@@ -49,11 +49,18 @@ def verify_by_sms(page: Page, client: SignedClient, mobile: str) -> None:
 def read_to_the_end(page: Page) -> None:
     """Scroll every contract's viewer to its end, as a reader would with the wheel."""
     for viewer in page.locator("[data-viewer]").all():
-        viewer.hover()
-        for _ in range(40):
-            page.mouse.wheel(0, 800)
-            if viewer.evaluate("v => v.scrollTop + v.clientHeight >= v.scrollHeight - 4"):
-                break
+        scroll_to_the_end(page, viewer)
+
+
+def scroll_to_the_end(page: Page, viewer: Locator) -> None:
+    """Scroll one contract's viewer to its end with the mouse wheel."""
+    viewer.scroll_into_view_if_needed()
+    viewer.hover()
+    for _ in range(40):
+        page.mouse.wheel(0, 800)
+        if viewer.evaluate("v => v.scrollTop + v.clientHeight >= v.scrollHeight - 4"):
+            return
+    raise AssertionError("the viewer did not reach its end")
 
 
 def draw_with_touch(page: Page, canvas_test_id: str = "signature-pad") -> None:

@@ -1,6 +1,7 @@
 """E_SIGN signers on the pages in headless Chromium: PC with an SMS code and a seal, H5 on
 a phone with a handwritten signature, two contracts after one code, and forced reading
-that really holds the signature back. Each signing is checked through REST afterwards."""
+that holds the signature back until the time has passed and every contract was scrolled to
+its end. Each signing is checked through REST afterwards."""
 from __future__ import annotations
 
 import re
@@ -12,6 +13,7 @@ from tests.browser.pages.signer import (
     newest_code,
     open_cloud_signing,
     read_to_the_end,
+    scroll_to_the_end,
     sign_url,
     status_of,
     verify_by_sms,
@@ -110,7 +112,7 @@ def test_combined_signing_of_two_contracts_after_one_code(business_line, open_pa
 
 
 def test_forced_reading_holds_the_signature_back(business_line, open_page, shot):
-    line = business_line(signing_page={"forcedReading": True, "minReadingSeconds": 8, "showReject": True})
+    line = business_line(signing_page={"forcedReading": True, "minReadingSeconds": 4, "showReject": True})
     person = borrower(order=1)
     contract = create_contract(line.client, line.template_id, signers=[lender(order=2), person])
     page = open_page()
@@ -129,10 +131,53 @@ def test_forced_reading_holds_the_signature_back(business_line, open_page, shot)
     assert refused.status == 400 and "阅读时间不足" in refused.text()
     assert signer_of(status_of(line.client, contract["contractId"]), "borrower")["status"] == "PENDING"
 
+    # The reading time runs out without any scrolling: the button stays shut.
+    wait_out_the_reading_time(page)
+    expect(page.locator("[data-read-mark]")).to_have_text("未读完")
+    expect(sign).to_be_disabled()
+    shot(page, "time-passed-not-scrolled")
+
     read_to_the_end(page)
     expect(page.locator("[data-read-mark]")).to_have_text("已读")
-    expect(sign).to_be_enabled(timeout=15000)  # once the reading time has passed too
+    expect(sign).to_be_enabled()
     shot(page, "read")
     sign.click()
     expect(page.get_by_test_id("outcome")).to_have_text("签署完成")
     assert signer_of(status_of(line.client, contract["contractId"]), "borrower")["status"] == "SIGNED"
+
+
+def test_forced_reading_of_combined_contracts_needs_each_one_read(business_line, open_page, shot):
+    line = business_line(signing_page={"forcedReading": True, "minReadingSeconds": 3})
+    person = borrower(order=1)
+    group = "pages-reading-" + person["mobile"]
+    first = create_contract(line.client, line.template_id, groupId=group, signers=[lender(order=2), dict(person)],
+                            title="借款合同-张三")
+    second = create_contract(line.client, line.template_id, groupId=group, signers=[lender(order=2), dict(person)],
+                             title="担保合同-张三")
+    page = open_page()
+    page.goto(sign_url(line.client, first))
+    open_cloud_signing(page)
+    verify_by_sms(page, line.client, person["mobile"])
+    sign = page.get_by_role("button", name="确认签署全部 2 份")
+    marks = page.locator("[data-read-mark]")
+    expect(marks).to_have_text(["未读完", "未读完"])
+    wait_out_the_reading_time(page)
+
+    scroll_to_the_end(page, page.get_by_test_id("viewer-1"))
+    expect(marks).to_have_text(["已读", "未读完"])
+    expect(sign).to_be_disabled()  # the second contract is still unread
+    shot(page, "one-of-two-read")
+
+    scroll_to_the_end(page, page.get_by_test_id("viewer-2"))
+    expect(marks).to_have_text(["已读", "已读"])
+    expect(sign).to_be_enabled()
+    shot(page, "both-read")
+    sign.click()
+    expect(page.get_by_test_id("outcome")).to_have_text("签署完成")
+    for contract in (first, second):
+        assert signer_of(status_of(line.client, contract["contractId"]), "borrower")["status"] == "SIGNED"
+
+
+def wait_out_the_reading_time(page) -> None:
+    """Until the page's countdown has run out (its timer text clears as the time gate is reported)."""
+    expect(page.locator("[data-reading-timer]")).to_have_text("", timeout=60000)
