@@ -487,6 +487,7 @@ def _add_signature_field(writer: IncrementalPdfFileWriter, field_name: str,
     field_ref = writer.add_object(field)
     combined = len(widgets) == 1
     kids = []
+    date_font = None  # one font object for every date stamp of the signature
     for widget in widgets:
         page_ref, _ = writer.find_page_for_modification(widget.page_index)
         # One widget: merged with the field, as pyHanko and most signers do.
@@ -502,8 +503,9 @@ def _add_signature_field(writer: IncrementalPdfFileWriter, field_name: str,
             annot[pdf_name("/AP")] = generic.DictionaryObject(
                 {pdf_name("/N"): _image_appearance(writer, _image_planes(widget.png, widget.slice), widget.rect)})
         elif widget.text is not None:
+            date_font = date_font or _date_font(writer)
             annot[pdf_name("/AP")] = generic.DictionaryObject(
-                {pdf_name("/N"): _text_appearance(writer, widget.text, widget.rect)})
+                {pdf_name("/N"): _text_appearance(writer, widget.text, widget.rect, date_font)})
         # Several widgets: kids without /Parent. Poppler 22 takes a kid with
         # /Parent for a child field (then reported unsigned); pyHanko writes its
         # widget kids the same way.
@@ -602,7 +604,8 @@ def _date_font(writer: IncrementalPdfFileWriter) -> generic.IndirectObject:
     }))
 
 
-def _text_appearance(writer: IncrementalPdfFileWriter, stamp: DateStamp, rect: Rect) -> generic.IndirectObject:
+def _text_appearance(writer: IncrementalPdfFileWriter, stamp: DateStamp, rect: Rect,
+                     font: generic.IndirectObject) -> generic.IndirectObject:
     """A form XObject with ``stamp.text`` centred in the widget rectangle, in black."""
     width, height = rect[2] - rect[0], rect[3] - rect[1]
     size = stamp.font_size
@@ -615,7 +618,7 @@ def _text_appearance(writer: IncrementalPdfFileWriter, stamp: DateStamp, rect: R
         pdf_name("/BBox"): generic.ArrayObject(
             generic.FloatObject(round(v, 3)) for v in (0.0, 0.0, width, height)),
         pdf_name("/Resources"): generic.DictionaryObject({
-            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): _date_font(writer)})}),
+            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): font})}),
     }, stream_data=content)
     return writer.add_object(form)
 
