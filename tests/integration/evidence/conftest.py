@@ -94,6 +94,13 @@ def replicas(mesh, fake_signing) -> Iterator[Replicas]:
     running.server.start()  # the mesh's own again
 
 
+@pytest.fixture(scope="module")
+def real_signing(replicas, fake_signing) -> Iterator[None]:
+    replicas.restart()  # the mesh's own signing service: real signatures and the platform TSA
+    yield
+    replicas.restart(fake_signing.address)
+
+
 @pytest.fixture(scope="package")
 def new_app(mesh, apps, replicas) -> Iterator[Callable[..., SignedClient]]:
     clients = AppClients(mesh.base_url, apps)

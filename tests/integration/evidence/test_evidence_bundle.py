@@ -9,7 +9,6 @@ import io
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,6 @@ from tests.integration.contract.helpers import create_contract, ok, sign_as
 from tests.integration.evidence.conftest import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def real_signing(replicas, fake_signing) -> Iterator[None]:
-    replicas.restart()  # the mesh's own signing service: real signatures and the platform TSA
-    yield
-    replicas.restart(fake_signing.address)
 
 
 def _completed(client, template_id: str) -> dict:
