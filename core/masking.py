@@ -6,6 +6,9 @@ and last four (138****0000), e-mail addresses keep the first character and the d
 ``mask_text`` finds all three in free text; it errs towards masking (any standalone
 18-character digit run looks like an ID number), since a masked order number costs little
 and a leaked ID number cannot be taken back.
+
+Shared by every service that holds such identifiers (identity, contract):
+``install_masking`` puts ``MaskingFilter`` on the root logger and its handlers.
 """
 from __future__ import annotations
 
@@ -89,3 +92,15 @@ class MaskingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
         return True
+
+
+def install_masking(logger: logging.Logger | None = None) -> None:
+    """Mask ID numbers, mobiles and e-mails in what the root logger and its handlers write.
+
+    A logger's own filters see only records logged on it, not those propagated from child
+    loggers, so the filter goes on the handlers too. Idempotent.
+    """
+    root = logger or logging.getLogger()
+    for target in (root, *root.handlers):
+        if not any(isinstance(f, MaskingFilter) for f in target.filters):
+            target.addFilter(MaskingFilter())

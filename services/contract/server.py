@@ -161,8 +161,10 @@ def register_with(server: grpc.Server, ctx: ServiceContext, config: ContractConf
     pass their own ``config`` and ``schedule``)."""
     from econtract.contract.v1 import contract_pb2, contract_pb2_grpc
     from services.contract.api import ContractApi
+    from services.contract.log_masking import mask_logs
     from services.contract.worker import BackgroundWork
 
+    mask_logs()  # signers' mobiles, e-mails and ID numbers never reach the logs in full
     parts = ContractParts(ctx, config, schedule or load_schedule_config(ctx.settings.var_dir))
     contract_pb2_grpc.add_ContractServiceServicer_to_server(ContractApi(parts), server)
     # Made now so that they close after the thread stops (closers run newest first).

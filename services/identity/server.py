@@ -1,27 +1,16 @@
 """Wiring of the identity service: its configuration, domain objects and servicer."""
 from __future__ import annotations
 
-import logging
 from functools import cached_property
 
 import grpc
 
+from core.masking import install_masking
 from core.masterkey import MasterKey, load_master_key
 from core.service import ServiceContext
 from services.identity.config import FORMAT_ONLY, IdentityConfig, load_config
-from services.identity.masking import MaskingFilter
 
-
-def install_masking(logger: logging.Logger | None = None) -> None:
-    """Mask ID numbers, mobiles and e-mails in what the root logger and its handlers write.
-
-    A logger's own filters see only records logged on it, not those propagated from child
-    loggers, so the filter goes on the handlers too. Idempotent.
-    """
-    root = logger or logging.getLogger()
-    for target in (root, *root.handlers):
-        if not any(isinstance(f, MaskingFilter) for f in target.filters):
-            target.addFilter(MaskingFilter())
+__all__ = ["IdentityParts", "build_api", "install_masking", "register"]
 
 
 class IdentityParts:
