@@ -192,3 +192,22 @@ def test_the_certificate_of_completion_states_signers_methods_times_and_hashes(d
     # Hashes are whole lines of their own, so they can be read back as printed.
     lines = {line.strip() for line in text.splitlines()}
     assert final["sha256"] in lines and leaf.audit_head in lines
+
+
+def test_the_signing_service_refuses_a_grant_standing_in_for_a_persons_signature(mesh, delegated):
+    import grpc
+
+    from econtract.common.v1 import common_pb2
+    from econtract.signing.v1 import signing_pb2_grpc
+    from tests.integration.signing import service
+
+    intent = service.claims("ct_grant_person", delegated.pdf, signer_id="sg_person", token_id="grant:dg_x:sg_person",
+                            subject_id="sub_person")
+    intent.challenge_id, intent.method, intent.recipient = "dg_x", common_pb2.DELEGATION, ""
+    request = service.sign_request(delegated.pdf, service.person_signer("sg_person"), "ct_grant_person", intent,
+                                   [service.point(1, 300, 400)])
+    with grpc.insecure_channel(mesh.env["SIGNING_ADDR"]) as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            signing_pb2_grpc.SigningServiceStub(channel).SignDocument(request, timeout=60)
+    assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert "is a signing grant, which signs only an organisation's cloud signature" in refused.value.details()
