@@ -50,6 +50,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "intent.resend": ("重新发送", "Send again"),
     "intent.resend_in": ("{seconds} 秒后可重新发送", "Send again in {seconds} s"),
     "intent.other": ("换一种验证方式", "Use another method"),
+    "intent.face_person": ("企业的人脸识别由法定代表人或授权经办人本人完成，请填写其身份信息。",
+                           "The organisation's face check is taken by its legal representative or an authorised agent: "
+                           "enter that person's details."),
+    "intent.face_id_number": ("身份证号", "ID number"),
+    "intent.face_name": ("姓名", "Name"),
     "intent.next": ("已通过：{done}。本业务还要求完成下一项验证。", "Confirmed: {done}. This signing also needs the next verification."),
     "intent.face_lead": ("请拍摄一张本人正面照片，由人脸识别服务比对。", "Take a photo of your face for the face check."),
     "intent.face_provider": ("前往人脸识别", "Open the face check"),

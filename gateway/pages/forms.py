@@ -90,8 +90,11 @@ async def start_intent(p: Posted) -> None:
         p.session.forget_intent()  # earlier confirmations expired: the signer starts over
     if method not in offered(p.session, state):
         raise _invalid("intent.bad_method")
+    # An organisation's face check is taken by the person the signer names (legal representative or agent).
+    person = (p.form.get("face_id_number", "").strip()[:32], p.form.get("face_name", "").strip()[:64])
     p.session.challenge = await intents.start(p.parts.rpc, p.session.app_id, p.session.signer_id,
-                                              [c.contract_id for c in state.to_sign], method, p.client)
+                                              [c.contract_id for c in state.to_sign], method, p.client,
+                                              face_person=person if method == "FACE" and state.signer.kind == "ORG" else None)
 
 
 async def resend_code(p: Posted) -> None:

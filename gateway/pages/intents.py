@@ -21,12 +21,16 @@ def _seconds(message, field: str) -> float:
     return getattr(message, field).ToNanoseconds() / 1e9 if message.HasField(field) else 0.0
 
 
-async def start(rpc: Rpc, app_id: str, signer_id: str, contract_ids: list[str], method: str, client: Client) -> Challenge:
+async def start(rpc: Rpc, app_id: str, signer_id: str, contract_ids: list[str], method: str, client: Client, *,
+                face_person: tuple[str, str] | None = None) -> Challenge:
+    """Start a challenge; ``face_person`` (ID number, name) is who takes an organisation's face check."""
     from econtract.common.v1 import common_pb2
     from econtract.identity.v1 import identity_pb2
 
     request = identity_pb2.CreateIntentRequest(signer_id=signer_id, contract_ids=contract_ids,
                                                method=common_pb2.IntentMethod.Value(method))
+    if face_person is not None:
+        request.face_person.id_number, request.face_person.name = face_person
     reply = await rpc.call("identity", "CreateIntent", request, identity_pb2.CreateIntentResponse, client=client,
                            app_id=app_id, idempotent=False)
     return Challenge(reply.challenge_id, method, reply.recipient, _seconds(reply, "expire_time"),

@@ -48,6 +48,7 @@ async def intent_view(parts: Parts, session: PageSession, state: SigningState, c
         "contracts": state.to_sign,
         "methods": [(m, t(f"intent.method.{m}", recipient=recipients[m])) for m in methods],
         "done": [t(f"intent.method.{m}", recipient=recipients[m]) for m in session.intent_methods if session.intent_token],
+        "face_person": signer.kind == "ORG" and "FACE" in methods,
         "challenge": challenge,
         "resend_in": max(0, math.ceil(challenge.resend_at - now)) if challenge else 0,
     })
