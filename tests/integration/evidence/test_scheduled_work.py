@@ -259,3 +259,42 @@ def test_a_first_reminder_that_fell_due_while_every_replica_was_down_is_sent_onc
     finally:
         replicas.schedule = fast
         replicas.restart(fake_signing.address)
+
+
+def test_a_signer_with_only_an_email_address_gets_the_reminder_and_the_expiry_notice_by_email(
+        business, template, replicas):
+    import httpx
+
+    reminded = create_contract(business, template["templateId"], signers=[lender(mobile=""), borrower()])
+    expiring = create_contract(business, template["templateId"], signers=[lender(mobile=""), borrower(mobile="")],
+                               expireTime=_in(2.5))
+    first = signer_of(reminded, "lender")
+    assert not first["mobile"] and first["email"]
+
+    (reminder,) = wait_until(lambda: [n for n in _notices(replicas, reminded["contractId"], notices.REMINDER)
+                                      if n.seq == 1 and n.status == notices.SENT], 20, "the first reminder")
+    assert (reminder.signer_id, reminder.channel, reminder.recipient) == (first["signerId"], "EMAIL", first["email"])
+    (mail,) = [m for m in _outbox(business, first["email"]) if m["messageId"] == reminder.notice_id]
+    assert mail["channel"] == "EMAIL" and mail["subject"] == f"【电子合同】请签署合同《{reminded['title']}》"
+    assert f"{first['name']}，您好：合同《{reminded['title']}》等待您签署" in mail["body"]
+    link = mail["body"].rsplit("签署链接：", 1)[1].strip()
+    page = httpx.get(link, timeout=30, follow_redirects=True)
+    assert page.status_code == 200 and reminded["title"] in page.text, page.text[:500]
+
+    wait_until(lambda: _status(business, expiring["contractId"])["status"] == "EXPIRED", 20, "expiry")
+
+    def both_told() -> list[notices.Notice]:
+        sent = [n for n in _notices(replicas, expiring["contractId"], notices.EXPIRED) if n.status == notices.SENT]
+        return sent if len(sent) == 2 else []
+
+    told = wait_until(both_told, 20, "both expiry notices")
+    for signer in expiring["signers"]:
+        (notice,) = [n for n in told if n.signer_id == signer["signerId"]]
+        assert (notice.channel, notice.recipient) == ("EMAIL", signer["email"])
+        (mail,) = [m for m in _outbox(business, signer["email"]) if m["messageId"] == notice.notice_id]
+        assert mail["channel"] == "EMAIL" and mail["subject"] == f"【电子合同】合同《{expiring['title']}》已过期"
+        assert "签署已关闭" in mail["body"] and "签署链接" not in mail["body"]
+    notified = [e for e in _events(business, expiring["contractId"]) if e["type"] == "signer.notified"]
+    assert sorted((e["details"]["channel"], e["details"]["recipient"]) for e in notified) == sorted(
+        ("EMAIL", notices.masked(s["email"])) for s in expiring["signers"])
+    assert all("@example.com" in e["details"]["recipient"] and "***" in e["details"]["recipient"] for e in notified)
