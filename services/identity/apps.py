@@ -106,15 +106,38 @@ def check_settings(changes: dict) -> dict:
         raise InvalidArgument("webhook_url must be an http(s) URL of at most 2000 characters")
     for i, pem in enumerate(changes.get("trust_anchors") or ()):
         try:
-            x509.load_pem_x509_certificate(pem.encode())
+            anchors = x509.load_pem_x509_certificates(pem.encode())
         except ValueError:
             raise InvalidArgument(f"trust_anchors[{i}] is not a PEM certificate") from None
+        for cert in anchors:
+            _check_anchor(cert, f"trust_anchors[{i}]")
     if changes.get("ca_provider"):
         _check_ca_provider(changes["ca_provider"])
     for kind, style in (changes.get("seal_styles") or {}).items():
         if style not in SEAL_STYLES.get(kind, ()):
             raise InvalidArgument(f"seal_styles.{kind} must be one of {', '.join(SEAL_STYLES.get(kind, ()))}")
     return changes
+
+
+def _check_anchor(cert, where: str) -> None:
+    """A trust anchor must be a CA certificate that may sign certificates (a root or an
+    intermediate): trusting a signer's own certificate would trust whatever it signed."""
+    from cryptography import x509
+
+    subject = cert.subject.rfc4514_string()
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        raise InvalidArgument(f"{where} ({subject}) is not a CA certificate (BasicConstraints cA is not set): "
+                              "register the root or intermediate CA that issues the signer certificates")
+    try:
+        signs_certificates = cert.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    except x509.ExtensionNotFound:
+        signs_certificates = False
+    if not signs_certificates:
+        raise InvalidArgument(f"{where} ({subject}) may not sign certificates (its KeyUsage lacks keyCertSign)")
 
 
 def _check_ca_provider(provider: dict) -> None:

@@ -139,7 +139,7 @@ async def _check(chain: ClientChain, anchors: Sequence[x509.Certificate], fetch_
     serial = format(chain.leaf.serial_number, "x")
     try:
         context = ValidationContext(
-            trust_roots=[_asn1(c) for c in anchors],
+            trust_roots=[_asn1(c) for c in as_trust_roots(anchors)],
             other_certs=[_asn1(c) for c in chain.cas],
             crls=list(known.crls), ocsps=list(known.ocsps),
             allow_fetching=True, revocation_mode="hard-fail", fetcher_backend=backend,
@@ -167,6 +167,33 @@ async def _check(chain: ClientChain, anchors: Sequence[x509.Certificate], fetch_
                               ocsps=tuple(o.dump() for o in context.ocsps))
     finally:
         await backend.close()
+
+
+def as_trust_roots(anchors: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """``anchors`` as pyhanko-certvalidator trust roots.
+
+    An anchor is a name and a key (RFC 5280 §6.1.1 d), so a business line may register an
+    intermediate CA alone. But when such an anchor signed the CRL of a certificate below
+    it, the validator looks for the anchor's own issuer in the path, finds nothing above
+    the anchor, and gives up on the CRL. An anchor that is not self-issued is therefore
+    handed over as a self-issued stand-in with the same name, key, key identifier and
+    constraints; validators never check a trust root's own signature, so the throwaway
+    key that signs the stand-in plays no part, and nothing above the anchor is trusted."""
+    return [cert if cert.issuer == cert.subject else _stand_in(cert) for cert in anchors]
+
+
+def _stand_in(anchor: x509.Certificate) -> x509.Certificate:
+    builder = (x509.CertificateBuilder().subject_name(anchor.subject).issuer_name(anchor.subject)
+               .public_key(anchor.public_key()).serial_number(anchor.serial_number)
+               .not_valid_before(anchor.not_valid_before_utc).not_valid_after(anchor.not_valid_after_utc))
+    for extension in anchor.extensions:
+        if isinstance(extension.value, _KEPT_BY_STAND_INS):
+            builder = builder.add_extension(extension.value, extension.critical)
+    return builder.sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+
+
+_KEPT_BY_STAND_INS = (x509.BasicConstraints, x509.KeyUsage, x509.SubjectKeyIdentifier, x509.NameConstraints,
+                      x509.PolicyConstraints, x509.CertificatePolicies, x509.ExtendedKeyUsage)
 
 
 def _check_key(key: object) -> None:

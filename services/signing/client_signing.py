@@ -238,7 +238,7 @@ class ClientSignatures:
         tsa = self._ca.tsa_material()
         platform = self._ca.revocation_info([tsa.cert, *tsa.chain])
         return ValidationContext(
-            trust_roots=[_asn1(c) for c in self._trusted(app_id)],
+            trust_roots=[_asn1(c) for c in client_chain.as_trust_roots(self._trusted(app_id))],
             other_certs=[_asn1(c) for c in (chain.leaf, *chain.cas, tsa.cert, *tsa.chain)],
             crls=[*revocation.crls, *platform.crls], ocsps=[*revocation.ocsps, *platform.ocsps],
             allow_fetching=False, revocation_mode="hard-fail",

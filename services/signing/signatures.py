@@ -35,7 +35,7 @@ from cryptography import x509
 
 from core.blobs import BlobStore
 from core.errors import Aborted, FailedPrecondition, invalid
-from services.signing import outside_ca, pades, pki, verify
+from services.signing import client_chain, outside_ca, pades, pki, verify
 from services.signing.intent import IntentClaims, check_intent
 from services.signing.placement import AppearanceKind, Position, date_stamps, placements
 from services.signing.seal_library import SealChoice, SealLibrary, SubjectRef
@@ -235,7 +235,8 @@ class Signatures:
         if not pdf.lstrip()[:5] == b"%PDF-":
             raise invalid("pdf", "is not a PDF document")
         fresh = self._ca.revocation_info(verify.document_certificates(pdf))
-        return verify.verify(pdf, [*self._ca.trust_roots(), *extra_roots], fresh_revocation=fresh)
+        return verify.verify(pdf, [*self._ca.trust_roots(), *client_chain.as_trust_roots(extra_roots)],
+                             fresh_revocation=fresh)
 
     def refuse_revoked(self, pdf: bytes) -> None:
         """Refuse a document one of whose signatures rests on a certificate we revoked."""

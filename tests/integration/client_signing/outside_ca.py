@@ -21,26 +21,37 @@ def _now() -> dt.datetime:
 
 @dataclass
 class OutsideCa:
+    """A CA with its own certificate in ``root``: self-signed, or, with ``parent``, an
+    intermediate CA certified by that CA."""
+
     name: str = "Outside Test CA"
     crl_url: str = ""
     key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
     revoked: dict[int, dt.datetime] = field(default_factory=dict)
+    parent: OutsideCa | None = None
 
     def __post_init__(self) -> None:
         subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
                              x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Outside Trust Services"),
                              x509.NameAttribute(NameOID.COMMON_NAME, self.name)])
-        self.root = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        issuer = self.parent.root.subject if self.parent else subject
+        signer = self.parent.key if self.parent else self.key
+        builder = (
+            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
             .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(_now() - dt.timedelta(days=1)).not_valid_after(_now() + dt.timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0 if self.parent else 1), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
-            .sign(self.key, hashes.SHA256())
         )
+        if self.parent:
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.parent.key.public_key()), critical=False)
+            if self.parent.crl_url:
+                builder = builder.add_extension(_crl_point(self.parent.crl_url), critical=False)
+        self.root = builder.sign(signer, hashes.SHA256())
 
     @property
     def root_pem(self) -> str:
@@ -63,9 +74,7 @@ class OutsideCa:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         )
         if self.crl_url:
-            builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-                full_name=[x509.UniformResourceIdentifier(self.crl_url)], relative_name=None, reasons=None,
-                crl_issuer=None)]), critical=False)
+            builder = builder.add_extension(_crl_point(self.crl_url), critical=False)
         return builder.sign(self.key, hashes.SHA256())
 
     def revoke(self, cert: x509.Certificate) -> None:
@@ -82,6 +91,11 @@ class OutsideCa:
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
         return builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def _crl_point(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints([x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(url)], relative_name=None, reasons=None, crl_issuer=None)])
 
 
 class CrlServer:

@@ -25,13 +25,17 @@ from tests.support.signed import SignedClient
 _ROW = re.compile(r'<tr data-event="([^"]+)">(.*?)</tr>', re.S)
 
 
-def _ca_pem(name: str) -> str:
+def _ca_pem(name: str, *, ca: bool = True) -> str:
+    """A self-signed CA certificate; with ``ca=False`` a signer's certificate, which is no anchor."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + dt.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                                         encipher_only=False, decipher_only=False), critical=True)
             .sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -47,6 +51,12 @@ def test_trust_anchors_are_registered_shown_and_removed(mesh, apps, console_as, 
                                          "back": page})
     shown = admin.open(bad.headers["location"])
     assert flash_of(shown) == "证书无效：请粘贴 PEM 格式的 CA 证书（以 -----BEGIN CERTIFICATE----- 开头）。"
+    assert "还没有登记外部 CA 证书。" in shown.text
+    signer = admin.post(page + "/anchors", {"pem": _ca_pem("张三", ca=False), "back": page})
+    shown = admin.open(signer.headers["location"])
+    assert flash_of(shown) == "证书无效：请粘贴 PEM 格式的 CA 证书（以 -----BEGIN CERTIFICATE----- 开头）。"
+    assert ("trust_anchors[0] (CN=张三) is not a CA certificate (BasicConstraints cA is not set): register the "
+            "root or intermediate CA that issues the signer certificates") in shown.text
     assert "还没有登记外部 CA 证书。" in shown.text
 
     reply = admin.post(page + "/anchors", {"pem": _ca_pem(name), "back": page})

@@ -131,3 +131,16 @@ def test_an_unreachable_revocation_source_refuses_rather_than_passes(root):
             .sign(root[0], hashes.SHA256()))
     with pytest.raises(FailedPrecondition, match="could not be checked"):
         client_chain.check_chain(client_chain.parse_chain([_pem(cert)]), [root[1]], fetch_timeout=1)
+
+
+def test_an_intermediate_anchor_is_handed_to_the_validator_by_its_name_and_key(root):
+    root_key, root_cert = root
+    key = ec.generate_private_key(ec.SECP256R1())
+    intermediate = _cert(_name("Issuing CA"), key, root_key, root_cert.subject, ca=True)
+    kept, (stand_in,) = client_chain.as_trust_roots([root_cert]), client_chain.as_trust_roots([intermediate])
+    assert kept == [root_cert]  # a self-issued root is handed over as it is
+    assert stand_in.subject == stand_in.issuer == intermediate.subject
+    assert stand_in.public_key() == intermediate.public_key()
+    assert stand_in.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+    assert (stand_in.not_valid_before_utc, stand_in.not_valid_after_utc) == (
+        intermediate.not_valid_before_utc, intermediate.not_valid_after_utc)
