@@ -15,6 +15,7 @@ from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace import TracerProvider
 from redis import exceptions as redis_errors
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
@@ -222,6 +223,35 @@ class TraceparentMiddleware:
         await self.app(scope, receive, send_with_trace)
 
 
+class InternalErrors:
+    """The last line behind every route of the gateway's own app: an exception none of them
+    turned into an answer becomes the generic INTERNAL Status with the trace id, logged once
+    with its traceback, instead of a bare 500. (Inside Starlette's outermost error middleware,
+    which would otherwise answer first.) The path is not logged: signing links carry tokens."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:  # noqa: BLE001 - the boundary that must not answer a bare 500 or leak internals
+            if started:  # too late to answer; the server closes the connection and logs it
+                raise
+            trace_id = current_trace_id()
+            log.exception("unexpected error answering %s (trace %s)", scope.get("method"), trace_id)
+            await status_response(internal_status(trace_id))(scope, receive, send)
+
+
 class FreshTraceContext:
     """Starts every request from an empty trace context, so only its ``traceparent`` header
     can give it a parent. Once uvicorn pauses reading a large body, it resumes reading from
@@ -286,6 +316,7 @@ def create_app(settings: Settings, tracer_provider: TracerProvider | None, redis
             Mount("/sign-static", app=pages.static),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(InternalErrors)],
     )
     inner = TraceparentMiddleware(app)
     if tracer_provider is None:
