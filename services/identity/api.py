@@ -319,7 +319,10 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         claims = self.parts.intents.consume(
             request.intent_token, request.signer_id, request.contract_id, list(request.document_sha256)
         )
-        return pb.ConsumeIntentTokenResponse(claims=_claims_message(claims))
+        return pb.ConsumeIntentTokenResponse(
+            claims=_claims_message(claims), face_person_subject_id=claims.face_person_id,
+            methods=[common_pb2.IntentMethod.Value(m.value) for m in claims.all_methods],
+        )
 
     def SendNotice(self, request, context):
         channels = {pb.NOTICE_CHANNEL_SMS: Channel.SMS, pb.NOTICE_CHANNEL_EMAIL: Channel.EMAIL}

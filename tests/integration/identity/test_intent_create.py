@@ -248,3 +248,56 @@ def test_outside_dev_mode_sms_goes_through_the_configured_gateway(mesh, fake_con
         assert confirmed.intent_token
     finally:
         server.stop()
+
+
+def test_several_required_methods_are_gathered_into_one_token(mesh, dev_identity, signer, business_line):
+    set_policy(mesh, business_line, {"requiredMethods": ["SMS", "FACE"]})
+    stub, metadata = dev_identity.stub, [("x-app-id", signer.app_id)]
+    [contract_id] = signer.contracts
+    hashes = list(signer.contracts[contract_id][1])
+    sms = stub.ConfirmIntent(pb.ConfirmIntentRequest(
+        challenge_id=create(stub, signer).challenge_id, code=latest_code(stub, signer.mobile)), metadata=metadata)
+    assert list(sms.methods) == [common_pb2.SMS] and list(sms.missing_methods) == [common_pb2.FACE]
+
+    def consume(token: str):
+        return stub.ConsumeIntentToken(pb.ConsumeIntentTokenRequest(
+            intent_token=token, signer_id=signer.signer_id, contract_id=contract_id, document_sha256=hashes))
+
+    partial = error_of(lambda: consume(sms.intent_token))
+    assert partial.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert partial.details() == "this business line requires every one of FACE, SMS; missing FACE"
+    both = stub.ConfirmIntent(pb.ConfirmIntentRequest(
+        challenge_id=create(stub, signer, common_pb2.FACE).challenge_id, face_result=b"selfie video",
+        intent_token=sms.intent_token), metadata=metadata)
+    assert set(both.methods) == {common_pb2.SMS, common_pb2.FACE} and not both.missing_methods
+    consumed = consume(both.intent_token)
+    assert set(consumed.methods) == {common_pb2.SMS, common_pb2.FACE}
+    assert consumed.claims.recipient == sms_recipient(signer) and consumed.claims.face_reference.startswith("fake_")
+    still_partial = error_of(lambda: consume(sms.intent_token))  # the SMS-only token alone still cannot sign
+    assert still_partial.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def sms_recipient(signer: SignerFixture) -> str:
+    return signer.mobile[:3] + "****" + signer.mobile[-4:]
+
+
+def test_the_agent_who_took_an_organisations_face_check_is_in_the_evidence(mesh, dev_identity, signer, business_line):
+    stub = dev_identity.stub
+    signer.kind, signer.id_type, signer.id_value, signer.name = "ORG", "USCC", random_credit_code(), "某某有限公司"
+    agent_id = random_id_number()
+    agent = stub.UpsertSubject(pb.UpsertSubjectRequest(
+        kind=common_pb2.PERSON, name="李四", identifiers=[common_pb2.SubjectRef(id_type="ID_CARD", id=agent_id)])).subject
+    stub.UpsertSubject(pb.UpsertSubjectRequest(
+        kind=common_pb2.ORG, name=signer.name, legal_representative="王五",
+        identifiers=[common_pb2.SubjectRef(id_type="USCC", id=signer.id_value)],
+        authorized_agents=[common_pb2.SubjectRef(id_type="ID_CARD", id=agent_id)]))
+    started = stub.CreateIntent(pb.CreateIntentRequest(
+        signer_id=signer.signer_id, contract_ids=list(signer.contracts), method=common_pb2.FACE,
+        face_person=pb.FacePerson(id_number=agent_id)), metadata=[("x-app-id", signer.app_id)])
+    confirmed = stub.ConfirmIntent(pb.ConfirmIntentRequest(challenge_id=started.challenge_id, face_result=b"video"))
+    [contract_id] = signer.contracts
+    consumed = stub.ConsumeIntentToken(pb.ConsumeIntentTokenRequest(
+        intent_token=confirmed.intent_token, signer_id=signer.signer_id, contract_id=contract_id,
+        document_sha256=list(signer.contracts[contract_id][1])))
+    assert consumed.face_person_subject_id == agent.subject_id
+    assert consumed.claims.subject_id != agent.subject_id  # the organisation signs; the agent faced the camera
