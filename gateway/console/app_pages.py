@@ -2,6 +2,7 @@
 secret rotation (the new secret is shown once), trust anchors, and the webhook delivery log."""
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from google.protobuf import field_mask_pb2
@@ -21,6 +22,7 @@ REDIRECT_MODES = ("NONE", "IMMEDIATE", "DELAYED")
 # A new business line may do what business lines normally do; reviewing and the dev outbox are granted on purpose.
 UNCHECKED_SCOPES = ("template:review", "dev:outbox")
 DELIVERIES_PAGE = 50
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def _app_id(ctx: Ctx) -> str:
@@ -93,6 +95,8 @@ async def update_settings(ctx: Ctx) -> Response:
             redirect_url=ctx.text("redirect_url"),
             redirect_mode=pb.SigningPageConfig.RedirectMode.Value(mode),
             redirect_delay_seconds=ctx.number("redirect_delay_seconds"),
+            show_success_page=ctx.checked("show_success_page"),
+            frame_ancestors=_frame_ancestors(ctx),
         ),
         intent_policy=pb.IntentPolicy(
             allowed_methods=[common_pb2.IntentMethod.Value(m) for m in ctx.texts("allowed_method") if m in METHODS],
@@ -104,6 +108,15 @@ async def update_settings(ctx: Ctx) -> Response:
     )
     await _update(ctx, app, ["webhook_url", "signing_page", "intent_policy"])
     return ctx.done(f"{PREFIX}/apps/{quote(app.app_id)}", "apps.saved")
+
+
+def _frame_ancestors(ctx: Ctx) -> list[str]:
+    """The embedding origins typed one a line, each ``scheme://host[:port]``."""
+    origins = [line.strip().rstrip("/") for line in ctx.text("frame_ancestors").splitlines() if line.strip()]
+    for value in origins:
+        if not ORIGIN.match(value):
+            raise invalid("signingPage.frameAncestors", "each line must be an origin such as https://shop.example")
+    return origins
 
 
 async def _update(ctx: Ctx, app: pb.App, paths: list[str]) -> None:

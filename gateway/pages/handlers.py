@@ -23,7 +23,7 @@ from gateway.pages.problems import PageRefusal, Problem, problem_of
 from gateway.pages.redirects import origin
 from gateway.pages.render import Renderer
 from gateway.pages.rpc import Client
-from gateway.pages.sessions import COOKIE, PageSession
+from gateway.pages.sessions import COOKIE, PageSession, session_cookie
 from gateway.pages.signing_state import SigningState, signing_state
 from gateway.pages.steps import Step, check_signable, current_step, steps_of
 from gateway.pages.views import VIEWS, View, done_view
@@ -84,15 +84,17 @@ class Handlers:
         elif asked:
             session.lang = language(asked, session.lang)
         before = session.to_json()
-        if fresh and request.headers.get("sec-fetch-site") == "cross-site":
+        embedded = session.scene == "HEADLESS"
+        if fresh and not embedded and request.headers.get("sec-fetch-site") == "cross-site":
             response = self._bounce(session)
         else:
             response = await self._page(session, token, client)
         if fresh or session.to_json() != before:
             await parts.sessions.save(session)
         if fresh:
-            response.set_cookie(COOKIE, session.sid, max_age=parts.config.max_seconds, path=f"/sign/{token}",
-                                secure=parts.secure_cookies, httponly=True, samesite="strict")
+            response.headers.append("set-cookie", session_cookie(
+                session.sid, f"/sign/{token}", parts.config.max_seconds, embedded=embedded,
+                secure=parts.secure_cookies))
         return response
 
     async def post(self, request: Request) -> Response:
@@ -211,4 +213,5 @@ class Handlers:
         if session is None:
             return page_headers()
         config = PageConfig.from_mapping(session.config)
-        return page_headers(headless=session.scene == "HEADLESS", redirect_origin=origin(config.redirect_url))
+        return page_headers(headless=session.scene == "HEADLESS", redirect_origin=origin(config.redirect_url),
+                            frame_ancestors=config.frame_ancestors)

@@ -1,7 +1,8 @@
 """Security headers of the signing pages.
 
 No inline script or style runs (JS and CSS are static files); a page may be framed only in
-the HEADLESS scene, which exists for embedding; nothing is cached, since pages show
+the HEADLESS scene, which exists for embedding, and then only by the origins the business
+line listed (``frameAncestors``), or by any site when it listed none; nothing is cached, since pages show
 contracts and the URL holds the link token, which no Referer may leak. A form may also
 post on to the business line's origin, because the last POST redirects the signer there.
 """
@@ -17,10 +18,12 @@ _COMMON = (
 )
 
 
-def page_headers(*, headless: bool = False, redirect_origin: str = "") -> dict[str, str]:
+def page_headers(*, headless: bool = False, redirect_origin: str = "",
+                 frame_ancestors: tuple[str, ...] = ()) -> dict[str, str]:
     """Headers of one page: framing and form targets depend on the link and the business line."""
     form = "'self'" + (f" {redirect_origin}" if redirect_origin else "")
-    headers = {"content-security-policy": _CSP.format(form=form, frame="*" if headless else "'none'")}
+    frame = (" ".join(frame_ancestors) or "*") if headless else "'none'"
+    headers = {"content-security-policy": _CSP.format(form=form, frame=frame)}
     if not headless:
         headers["x-frame-options"] = "DENY"
     return headers

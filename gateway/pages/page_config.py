@@ -22,6 +22,9 @@ DEFAULT_DELAY = 3
 MAX_DELAY = 60
 MAX_READING = 600
 _COLOUR = re.compile(r"^#?([0-9a-fA-F]{6})$")
+# An origin as CSP frame-ancestors takes it: scheme, host, optional port, nothing else.
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+MAX_ORIGINS = 20
 
 
 class RedirectMode(enum.StrEnum):
@@ -40,18 +43,29 @@ class PageConfig:
     redirect_url: str = ""
     redirect_mode: RedirectMode = RedirectMode.NONE
     redirect_delay: int = DEFAULT_DELAY
+    show_success_page: bool = True
+    frame_ancestors: tuple[str, ...] = ()  # who may frame HEADLESS pages; empty = anyone
 
     def to_mapping(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PageConfig:
-        return cls(**{**data, "redirect_mode": RedirectMode(data["redirect_mode"])})
+        return cls(**{**data, "redirect_mode": RedirectMode(data["redirect_mode"]),
+                      "frame_ancestors": tuple(data.get("frame_ancestors", ()))})
 
 
 def is_web_url(url: str) -> bool:
     parts = urlsplit(url)
     return len(url) <= 2000 and parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def frame_origins(values: Any) -> tuple[str, ...]:
+    """The well-formed origins of a ``frameAncestors`` list (lower case, no duplicates)."""
+    if not isinstance(values, list):
+        return ()
+    found = dict.fromkeys(str(v).lower().rstrip("/") for v in values if _ORIGIN.match(str(v).rstrip("/")))
+    return tuple(found)[:MAX_ORIGINS]
 
 
 def _clamp(value: Any, high: int) -> int:
@@ -85,4 +99,6 @@ def page_config(
         redirect_url=url if is_web_url(url) else "",
         redirect_mode=mode,
         redirect_delay=DEFAULT_DELAY if delay is None else _clamp(delay, MAX_DELAY),
+        show_success_page=bool(signing_page.get("showSuccessPage", True)),
+        frame_ancestors=frame_origins(signing_page.get("frameAncestors", [])),
     )

@@ -1,8 +1,12 @@
 """Page sessions in Redis, one per opened link, each with its CSRF token.
 
-The first visit spends the link token and opens a session; the cookie (HttpOnly,
-SameSite=Strict, scoped to the link's own path) holds a random id and Redis only its
-SHA-256, so a copy of Redis opens nothing. A session also stores the SHA-256 of the link
+The first visit spends the link token and opens a session; the cookie (HttpOnly, scoped
+to the link's own path) holds a random id and Redis only its SHA-256, so a copy of Redis
+opens nothing. It is SameSite=Strict, except for HEADLESS pages: those are framed by the
+business line's own site, where a Strict or Lax cookie is never sent, so theirs is
+SameSite=None; Secure; Partitioned (kept apart per embedding site, and accepted by browsers
+on https and on http://localhost or 127.0.0.1). Forms are guarded by the session's CSRF
+token either way, and the cookie only works under the secret link's path. A session also stores the SHA-256 of the link
 token and is only honoured under that link's URL. The intent token lives here, server
 side: the browser never holds anything that could sign without its session.
 """
@@ -24,6 +28,17 @@ from gateway.pages.problems import PageRefusal
 
 COOKIE = "ec_sign"
 LOCK_SECONDS = 180  # longer than a combined signing of several documents takes
+
+
+def session_cookie(sid: str, path: str, max_age: int, *, embedded: bool, secure: bool) -> str:
+    """The Set-Cookie value of a page session (built here: the standard library's cookie
+    morsels know no ``Partitioned`` before Python 3.14)."""
+    attributes = [f"{COOKIE}={sid}", f"Max-Age={max_age}", f"Path={path}", "HttpOnly"]
+    if embedded:
+        attributes += ["Secure", "SameSite=None", "Partitioned"]
+    else:
+        attributes += ["Secure"] * secure + ["SameSite=Strict"]
+    return "; ".join(attributes)
 
 
 def digest(value: str) -> str:

@@ -51,6 +51,7 @@ def test_signing_page_intent_policy_and_webhook_are_saved(mesh, console_as, peop
         "success_page": "签署完成", "redirect_url": "https://biz.example.com/done", "redirect_mode": "DELAYED",
         "redirect_delay_seconds": "3", "allowed_method": ["SMS", "FACE"], "required_method": ["SMS"],
         "face_above_amount": "50000.00", "face_for_orgs": "on",
+        "frame_ancestors": "https://shop.example.com\r\n\r\nhttp://localhost:3000/\r\n",
     })
     assert reply.status_code == 303 and flash_of(admin.open(reply.headers["location"])) == "已保存。"
     body = SignedClient(mesh.base_url, app_id, secret).get("/v1/apps/self").json()
@@ -58,10 +59,32 @@ def test_signing_page_intent_policy_and_webhook_are_saved(mesh, console_as, peop
     assert body["signingPage"] == {
         "themeColor": "#1f5fbf", "showReject": True, "forcedReading": True, "minReadingSeconds": 15,
         "successPage": "签署完成", "redirectUrl": "https://biz.example.com/done", "redirectMode": "DELAYED",
-        "redirectDelaySeconds": 3,
+        "redirectDelaySeconds": 3, "showSuccessPage": False,
+        "frameAncestors": ["https://shop.example.com", "http://localhost:3000"],
     }
     assert body["intentPolicy"]["allowedMethods"] == ["SMS", "FACE"]
     assert body["intentPolicy"]["requiredMethods"] == ["SMS"] and body["intentPolicy"]["faceForOrgs"] is True
+    page = admin.open(f"/console/apps/{app_id}")
+    assert ">https://shop.example.com\nhttp://localhost:3000</textarea>" in page.text
+    assert re.search(r'name="show_success_page" type="checkbox" value="on">', page.text)  # saved as off
+
+
+def test_the_success_page_switch_and_embedding_origins_in_the_console(mesh, console_as, people):
+    admin = console_as(people["admin"])
+    app_id, secret = _create_app(admin, "嵌入-" + secrets.token_hex(3))
+    page = admin.open(f"/console/apps/{app_id}")
+    assert re.search(r'name="show_success_page" type="checkbox" value="on" checked>', page.text)  # on unless set off
+    settings = {"redirect_mode": "NONE", "show_success_page": "on", "frame_ancestors": "shop.example.com"}
+    reply = admin.post(f"/console/apps/{app_id}/settings", settings)
+    refused = admin.open(reply.headers["location"]) if reply.status_code == 303 else reply
+    assert "each line must be an origin such as https://shop.example" in refused.text
+    app = SignedClient(mesh.base_url, app_id, secret)
+    assert "frameAncestors" not in app.get("/v1/apps/self").json().get("signingPage", {})  # nothing saved
+    reply = admin.post(f"/console/apps/{app_id}/settings", {**settings, "frame_ancestors": "https://shop.example.com"})
+    assert reply.status_code == 303
+    saved = app.get("/v1/apps/self").json()["signingPage"]
+    assert saved["showSuccessPage"] is True and saved["frameAncestors"] == ["https://shop.example.com"]
+    app.close()
 
 
 def test_disabling_a_business_line_refuses_its_calls(mesh, console_as, people):

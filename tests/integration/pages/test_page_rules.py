@@ -31,6 +31,15 @@ def test_page_settings_are_sanitised():
     assert PageConfig.from_mapping(config.to_mapping()) == config
 
 
+def test_embedding_origins_are_kept_only_when_well_formed():
+    config = page_config({"frameAncestors": ["https://Shop.example/", "http://localhost:8000", "https://shop.example",
+                                             "*", "'self'", "https://a.example/x", "https://a.example; script-src *"]})
+    assert config.frame_ancestors == ("https://shop.example", "http://localhost:8000")
+    assert PageConfig.from_mapping(config.to_mapping()) == config
+    assert page_config({"frameAncestors": "https://shop.example"}).frame_ancestors == ()  # not a list
+    assert page_config({}).frame_ancestors == ()
+
+
 def test_the_links_redirect_overrides_the_apps():
     config = page_config({"redirectUrl": "https://app.example/", "redirectMode": "IMMEDIATE"}, "https://link.example/x")
     assert (config.redirect_url, config.redirect_mode) == ("https://link.example/x", RedirectMode.IMMEDIATE)

@@ -112,10 +112,28 @@ def test_pages_are_protected(business_line):
     page.close()
     headless = create_contract(line.client, line.template_id, signers=[lender(order=2), borrower(order=1)])
     embedded = Signer(_link(line.client, headless, scene="HEADLESS"))
-    assert "frame-ancestors *" in embedded.page.headers["content-security-policy"]
+    assert embedded.page.headers["content-security-policy"].endswith("frame-ancestors *")  # none listed: any site
     assert "x-frame-options" not in embedded.page.headers
     assert 'data-testid="platform-header"' not in embedded.page.text
+    # Framed by another site, where only a SameSite=None cookie is sent; kept apart per embedding site.
+    framed_cookie = embedded.page.headers["set-cookie"]
+    assert all(part in framed_cookie.split("; ") for part in ("HttpOnly", "Secure", "SameSite=None", "Partitioned"))
+    assert f"Path={embedded.base}" in framed_cookie
     embedded.close()
+
+
+def test_headless_pages_may_be_framed_only_by_the_listed_origins(business_line):
+    line = business_line(signing_page={"frameAncestors": ["https://shop.example", "https://m.shop.example:8443/",
+                                                          "javascript:alert(1)", "https://x.example/path"]})
+    contract = create_contract(line.client, line.template_id, signers=[lender(order=2), borrower(order=1)])
+    embedded = Signer(_link(line.client, contract, scene="HEADLESS"))
+    csp = embedded.page.headers["content-security-policy"]
+    assert csp.endswith("frame-ancestors https://shop.example https://m.shop.example:8443")
+    embedded.close()
+    normal = create_contract(line.client, line.template_id, signers=[lender(order=2), borrower(order=1)])
+    page = Signer(_link(line.client, normal))
+    assert page.page.headers["content-security-policy"].endswith("frame-ancestors 'none'")  # only HEADLESS is framed
+    page.close()
 
 
 def test_face_verification_through_the_provider(business_line):
