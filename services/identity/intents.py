@@ -183,8 +183,8 @@ class Intents:
         """The person who takes an organisation's face check: one of its authorised agents, or
         its legal representative (by the name on record; known as a person from then on)."""
         if named is None or not named.id_number.strip():
-            raise invalid("facePerson", f"an organisation signs by the face of its legal representative or an authorised "
-                                        f"agent: give that person's idNumber (and name)")
+            raise invalid("facePerson", "an organisation signs by the face of its legal representative or an authorised "
+                                        "agent: give that person's idNumber (and name)")
         identifier = self._subjects.identifier(ID_CARD, named.id_number, "facePerson.idNumber")
         try:
             known: Subject | None = self._subjects.resolve(identifier)
