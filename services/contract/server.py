@@ -123,13 +123,12 @@ class ContractParts:
 
     @cached_property
     def tree_heads(self):
-        from services.contract.ledger import FileLedger
+        from services.contract.ledger import ledger_for
         from services.contract.timestamp_client import TimestampClient
         from services.contract.tree_heads import TreeHeads
 
-        ledger = FileLedger(self.schedule.ledger_file) if self.schedule.ledger_file is not None else None
-        return TreeHeads(self.ctx.sessions, self.evidence_log, TimestampClient(self.ctx.peers), ledger,
-                         self.schedule.evidence_log_id)
+        return TreeHeads(self.ctx.sessions, self.evidence_log, TimestampClient(self.ctx.peers),
+                         ledger_for(self.schedule), self.schedule.evidence_log_id)
 
     @cached_property
     def evidence(self):

@@ -69,3 +69,30 @@ def test_notice_texts_are_chinese_with_local_times_and_masked_recipients():
     _, expired = NoticeTexts("Asia/Shanghai").expired(contract, contract.signers[0])
     assert "已于2026-01-02 00:00过期" in expired
     assert masked("13812345678") == "138****5678" and masked("alice@example.com") == "a***@example.com"
+
+
+def test_the_ledger_is_chosen_by_configuration(tmp_path: Path):
+    from services.contract.ledger import FileLedger, HttpLedger, ledger_for
+
+    default = load_schedule_config(tmp_path, {})
+    assert default.ledger == "file" and isinstance(ledger_for(default), FileLedger)
+    assert ledger_for(load_schedule_config(tmp_path, {"CONTRACT_EVIDENCE_LEDGER_FILE": "none"})) is None
+    assert ledger_for(load_schedule_config(tmp_path, {"CONTRACT_EVIDENCE_LEDGER": "none"})) is None
+    http = load_schedule_config(tmp_path, {
+        "CONTRACT_EVIDENCE_LEDGER": "HTTP", "CONTRACT_EVIDENCE_LEDGER_URL": "https://user:pw@ledger.example:8443/v1/heads?k=1",
+        "CONTRACT_EVIDENCE_LEDGER_TOKEN": "s3cret-token", "CONTRACT_EVIDENCE_LEDGER_TIMEOUT_SECONDS": "2.5"})
+    ledger = ledger_for(http)
+    assert isinstance(ledger, HttpLedger) and http.ledger_timeout_seconds == 2.5
+    assert ledger.where == "https://ledger.example:8443/v1/heads"  # no credentials, no query
+    assert "s3cret-token" not in repr(http)
+    for env, named in [
+        ({"CONTRACT_EVIDENCE_LEDGER": "chain"}, "CONTRACT_EVIDENCE_LEDGER="),
+        ({"CONTRACT_EVIDENCE_LEDGER": "http"}, "CONTRACT_EVIDENCE_LEDGER_URL"),
+        ({"CONTRACT_EVIDENCE_LEDGER": "http", "CONTRACT_EVIDENCE_LEDGER_URL": "ftp://ledger.example/x"},
+         "CONTRACT_EVIDENCE_LEDGER_URL"),
+        ({"CONTRACT_EVIDENCE_LEDGER": "file", "CONTRACT_EVIDENCE_LEDGER_FILE": "none"}, "CONTRACT_EVIDENCE_LEDGER_FILE"),
+        ({"CONTRACT_EVIDENCE_LEDGER": "http", "CONTRACT_EVIDENCE_LEDGER_URL": "http://l.example/",
+          "CONTRACT_EVIDENCE_LEDGER_TIMEOUT_SECONDS": "0"}, "CONTRACT_EVIDENCE_LEDGER_TIMEOUT_SECONDS"),
+    ]:
+        with pytest.raises(SettingsError, match=named):
+            load_schedule_config(tmp_path, env)
