@@ -1,7 +1,8 @@
 """The whole flow of API.md against the platform as separate processes (``econtract up``):
-template → legal approval → a contract with two signers in order → signing link →
-intents through the dev outbox → both sign → COMPLETED → the downloaded PDF verifies →
-the audit chain recomputes → the business line's webhook got every event once, signed."""
+template → legal approval → a contract with two signers in order → the lender's signing
+link, opened through the gateway: consent, the e-mailed code, every page shown, signed
+there → the borrower's intent through the dev outbox and :sign → COMPLETED → the
+downloaded PDF verifies → the audit chain recomputes → the business line's webhook got every event once, signed."""
 from __future__ import annotations
 
 import base64
@@ -9,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -18,8 +20,9 @@ import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin, urlsplit
 
+import httpx
 import pytest
 
 from services.identity.idnumbers import credit_check_char, id_check_char, organisation_check_char
@@ -129,6 +132,31 @@ def _recompute_chain(events: list[dict], contract_id: str) -> bool:
     return True
 
 
+def _walk_the_signing_page(line: SignedClient, url: str, email: str, pages: int) -> None:
+    """The lender opens the link through the gateway process: the consent step names the
+    contract; after consent and the e-mailed code, the read step shows every page of it,
+    and the lender signs there."""
+    with httpx.Client(timeout=60, follow_redirects=True) as browser:
+        opened = browser.get(url)
+        assert opened.status_code == 200 and opened.headers["content-type"].startswith("text/html")
+        assert "<h1>开通云签服务</h1>" in opened.text and "<li>借款合同-张三</li>" in opened.text
+        assert "某某科技有限公司" in opened.text and 'action="' + urlsplit(url).path + '/consent"' in opened.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', opened.text).group(1)
+        intent = browser.post(url + "/consent", data={"csrf": csrf, "agree": "on"})
+        assert "意愿验证" in intent.text
+        sent = browser.post(url + "/intent", data={"csrf": csrf, "method": "EMAIL"})
+        assert 'data-testid="code-sent"' in sent.text
+        code = _ok(line.get("/v1/dev/outbox?" + urlencode({"recipient": email})))["messages"][0]["code"]
+        read = browser.post(url + "/intent/confirm", data={"csrf": csrf, "code": code})
+        assert "阅读并签署" in read.text and "<h2>借款合同-张三</h2>" in read.text
+        images = re.findall(r'<img class="doc-page" src="([^"]+\.png)"', read.text)
+        assert len(images) == pages and all(f"第 {n} 页 / 共 {pages} 页" in read.text for n in range(1, pages + 1))
+        first = browser.get(urljoin(url, images[0]))
+        assert first.headers["content-type"] == "image/png" and first.content.startswith(b"\x89PNG")
+        done = browser.post(url + "/sign", data={"csrf": csrf, "appearance": "default"})
+        assert done.status_code == 200 and 'data-testid="outcome">签署完成<' in done.text
+
+
 def test_the_whole_contract_flow(platform, receiver):
     hook_url, hooks = receiver
     line = _app(platform, "loans", "template:read,template:write,contract:read,contract:write,intent:write,"
@@ -170,15 +198,15 @@ def test_the_whole_contract_flow(platform, receiver):
     link = _ok(line.post(f"/v1/contracts/{contract_id}:signUrl",
                          {"signerId": signers["lender"]["signerId"], "source": "H5", "scene": "NORMAL"}))
     assert "/sign/" in link["url"] and link["expireTime"]
+    _walk_the_signing_page(line, link["url"], email, contract["documents"][0]["pages"])
 
-    for role, method, recipient, after in (("lender", "EMAIL", email, "SIGNING"),
-                                           ("borrower", "SMS", mobile, "COMPLETED")):
-        signer_id = signers[role]["signerId"]
-        challenge = _ok(line.post("/v1/intents", {"signerId": signer_id, "contractIds": [contract_id], "method": method}))
-        token = _ok(line.post(f"/v1/intents/{challenge['challengeId']}:confirm",
-                              {"code": _code(line, recipient, challenge["challengeId"])}))["intentToken"]
-        signed = _ok(line.post(f"/v1/contracts/{contract_id}:sign", {"signerId": signer_id, "intentToken": token}))
-        assert signed["status"] == after and signed["documents"][0]["sha256"]
+    assert _ok(line.get(f"/v1/contracts/{contract_id}"))["status"] == "SIGNING"
+    borrower_id = signers["borrower"]["signerId"]
+    challenge = _ok(line.post("/v1/intents", {"signerId": borrower_id, "contractIds": [contract_id], "method": "SMS"}))
+    token = _ok(line.post(f"/v1/intents/{challenge['challengeId']}:confirm",
+                          {"code": _code(line, mobile, challenge["challengeId"])}))["intentToken"]
+    signed = _ok(line.post(f"/v1/contracts/{contract_id}:sign", {"signerId": borrower_id, "intentToken": token}))
+    assert signed["status"] == "COMPLETED" and signed["documents"][0]["sha256"]
 
     pdf = line.get(f"/v1/contracts/{contract_id}/document?alt=media")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
