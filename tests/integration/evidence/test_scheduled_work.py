@@ -298,3 +298,13 @@ def test_a_signer_with_only_an_email_address_gets_the_reminder_and_the_expiry_no
     assert sorted((e["details"]["channel"], e["details"]["recipient"]) for e in notified) == sorted(
         ("EMAIL", notices.masked(s["email"])) for s in expiring["signers"])
     assert all("@example.com" in e["details"]["recipient"] and "***" in e["details"]["recipient"] for e in notified)
+
+
+def test_no_one_can_start_a_delegation_intent_it_comes_only_from_a_grant(business, template):
+    contract = create_contract(business, template["templateId"])
+    org = signer_of(contract, "lender")
+    refused = business.post("/v1/intents", {"signerId": org["signerId"], "contractIds": [contract["contractId"]],
+                                            "method": "DELEGATION"})
+    assert refused.status_code == 400 and refused.json()["code"] == 3, refused.text
+    assert "method" in refused.json()["message"]
+    assert not [m for m in _outbox(business, org["mobile"]) + _outbox(business, org["email"]) if m.get("challengeId")]
