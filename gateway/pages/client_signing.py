@@ -4,9 +4,9 @@ read-and-sign page for E_SIGN signers who hold their own certificate chain and k
 The page (``client_sign.html`` + ``client_sign.js``) reads the chain (PEM) and the private
 key (PKCS#8, PEM or DER) from files the signer picks, imports the key into WebCrypto as
 non-extractable and forgets the file's bytes: the key never leaves the browser. Then:
-``POST …/client-sign/prepare`` (JSON: csrf, chain) prepares one signature per contract
-to sign with the session's intent token (PrepareSignContract) and answers the bytes to
-sign; the browser signs each with the key (ECDSA P-256 or RSA PKCS#1 v1.5, SHA-256);
+``POST …/client-sign/prepare`` (JSON: csrf, chain) prepares one signature per document
+of every contract to sign with the session's intent token (PrepareSignContract) and
+answers the bytes to sign; the browser signs each with the key (ECDSA P-256 or RSA PKCS#1 v1.5, SHA-256);
 ``POST …/client-sign/complete`` (JSON: csrf, signatures) has the contract service embed
 them (CompleteSignContract) and ends the session as signed.
 
@@ -114,8 +114,8 @@ async def _prepare(p: Posted, body: dict) -> dict:
         request = pb.PrepareSignContractRequest(contract_id=contract.contract_id, signer_id=session.signer_id,
                                                 intent_token=session.intent_token, certificate_chain=[chain])
         reply = await _call(p, "PrepareSignContract", request, pb.PrepareSignContractResponse)
-        preparations.append({"contractId": contract.contract_id, "preparationId": reply.preparation_id,
-                             "toBeSigned": base64.b64encode(reply.to_be_signed).decode("ascii")})
+        preparations += [{"contractId": contract.contract_id, "preparationId": d.preparation_id,
+                          "toBeSigned": base64.b64encode(d.to_be_signed).decode("ascii")} for d in reply.documents]
     return {"preparations": preparations}
 
 
@@ -125,19 +125,18 @@ async def _complete(p: Posted, body: dict) -> dict:
     state = await _ready(p)
     session = p.session
     given = body.get("signatures")
-    by_contract = {s.get("contractId"): s for s in given if isinstance(s, dict)} if isinstance(given, list) else {}
+    by_contract: dict[str, list] = {}
+    for entry in given if isinstance(given, list) else ():
+        if isinstance(entry, dict) and isinstance(entry.get("preparationId"), str):
+            by_contract.setdefault(entry.get("contractId"), []).append(pb.DocumentSignature(
+                preparation_id=entry["preparationId"], signature=_b64(entry.get("signature"), MAX_SIGNATURE,
+                                                                       "signature")))
     pending = [c.contract_id for c in state.to_sign]
-    if sorted(by_contract) != sorted(pending):
+    if set(by_contract) != set(pending):
         raise PageRefusal("error.INVALID_ARGUMENT", grpc.StatusCode.INVALID_ARGUMENT,
-                          detail="signatures: one signature per contract to sign is needed")
+                          detail="signatures: the signatures of every document to sign are needed")
     for contract_id in pending:
-        entry = by_contract[contract_id]
-        preparation_id = entry.get("preparationId")
-        if not isinstance(preparation_id, str) or not preparation_id:
-            raise PageRefusal("error.INVALID_ARGUMENT", grpc.StatusCode.INVALID_ARGUMENT,
-                              detail="preparationId is missing")
-        request = pb.CompleteSignContractRequest(contract_id=contract_id, preparation_id=preparation_id,
-                                                 signature=_b64(entry.get("signature"), MAX_SIGNATURE, "signature"))
+        request = pb.CompleteSignContractRequest(contract_id=contract_id, signatures=by_contract[contract_id])
         await _call(p, "CompleteSignContract", request, pb.CompleteSignContractResponse)
     session.outcome = "SIGNED"
     session.forget_intent()

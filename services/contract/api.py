@@ -150,15 +150,19 @@ class ContractApi(contract_pb2_grpc.ContractServiceServicer):
             app_id, request.contract_id, request.signer_id.strip(), request.intent_token.strip(),
             list(request.certificate_chain), messages.appearance(request), actor,
         )
+        first = prepared.documents[0]
         return pb.PrepareSignContractResponse(
-            preparation_id=prepared.preparation_id, to_be_signed=prepared.to_be_signed, digest=prepared.digest,
+            preparation_id=first.preparation_id, to_be_signed=first.to_be_signed, digest=first.digest,
             expire_time=messages.timestamp(prepared.expires_at),
+            documents=[pb.DocumentPreparation(document_id=d.document_id, preparation_id=d.preparation_id,
+                                              to_be_signed=d.to_be_signed, digest=d.digest) for d in prepared.documents],
         )
 
     def CompleteSignContract(self, request, context):
         app_id, actor = _app_actor(context)
-        contract = self.client_signing.complete(app_id, request.contract_id, request.preparation_id.strip(),
-                                                request.signature, actor)
+        signatures = [(s.preparation_id.strip(), s.signature) for s in request.signatures] or [
+            (request.preparation_id.strip(), request.signature)]
+        contract = self.client_signing.complete(app_id, request.contract_id, signatures, actor)
         return pb.CompleteSignContractResponse(
             contract_id=contract.contract_id,
             status=pb.Contract.Status.Value(contract.status.value),

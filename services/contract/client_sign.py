@@ -9,13 +9,15 @@ that signer on that very document revision (another signature in between makes t
 preparation stale), has the signature embedded, and records it exactly as SignContract
 does: a new document revision, ``signer.signed``, webhooks, completion and B-LTA.
 
-One document per preparation: a client signature covers the digest of one document, so
-contracts with attachments are signed with ``:sign``.
+One preparation per document: a client signature covers the digest of one document, so
+a contract with attachments gets one preparation per document (in the contract's document
+order) and its completion takes one signature per document. Every signature is checked
+before any is embedded, so one wrong signature changes nothing.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import grpc
@@ -49,6 +51,18 @@ class Prepared:
     to_be_signed: bytes
     digest: bytes
     expires_at: datetime
+    document_id: str = ""
+
+
+@dataclass(frozen=True)
+class PreparedContract:
+    """One preparation per document, in the contract's document order."""
+
+    documents: list[Prepared]
+
+    @property
+    def expires_at(self) -> datetime:
+        return min(p.expires_at for p in self.documents)
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,18 @@ class Preparations:
         return PreparationInfo(reply.preparation_id, reply.contract_id, reply.signer_id, reply.document_sha256,
                                reply.certificate_serial, state)
 
+    def check(self, preparation_id: str, signature: bytes, *, contract_id: str) -> None:
+        """The signing service checks the signature and chain without embedding anything."""
+        from econtract.signing.v1 import signing_pb2
+
+        request = signing_pb2.CompleteSignatureRequest(preparation_id=preparation_id, signature=signature,
+                                                       contract_id=contract_id, validate_only=True)
+        try:
+            self._peers.call(self._stub().CompleteSignature, request, timeout=SIGN_TIMEOUT)
+        except grpc.RpcError as exc:
+            raise peer_error(exc, "signing", f"checking the signature of preparation {preparation_id}",
+                             rename=_rename) from None
+
     def complete(self, preparation_id: str, signature: bytes, *, contract_id: str, key: str) -> SignedPdf:
         from econtract.common.v1 import common_pb2
         from econtract.signing.v1 import signing_pb2
@@ -138,7 +164,7 @@ class ClientSigning(Lifecycle):
         self._preparations = preparations
 
     def prepare(self, app_id: str, contract_id: str, signer_id: str, intent_token: str, chain: list[str],
-                appearance: Appearance, actor: Actor) -> Prepared:
+                appearance: Appearance, actor: Actor) -> PreparedContract:
         if not signer_id:
             raise invalid("signerId", "is required")
         if not intent_token:
@@ -153,51 +179,82 @@ class ClientSigning(Lifecycle):
         assert signer is not None
         self._ensure_open(contract)
         states.ensure_can_sign(contract, signer, SignMode.E_SIGN)
-        document = _single_document(contract)
         claims = self._identity.consume_intent(intent_token, signer_id, contract.contract_id, contract.document_hashes)
         actor = actor.as_signer(signer.signer_id)
         self._record_intent(contract, signer, claims, actor)
-        prepared = self._preparations.prepare(
-            document.blob_ref, _as_confirmed(signer, claims), claims, chain, appearance,
-            placement_for(contract, document, signer), contract_id=contract.contract_id,
-            field_name=f"sig_{signer.signer_id}", reason=f"{signer.role}: {contract.title}")
+        prepared = [
+            replace(self._preparations.prepare(
+                document.blob_ref, _as_confirmed(signer, claims), claims, chain, appearance,
+                placement_for(contract, document, signer), contract_id=contract.contract_id,
+                field_name=f"sig_{signer.signer_id}", reason=f"{signer.role}: {contract.title}"),
+                document_id=document.document_id)
+            for document in contract.documents
+        ]
         with self._sessions.begin() as session:
-            audit.append(session, contract.contract_id, "signature.prepared", actor, signer_id=signer.signer_id,
-                         details={"preparationId": prepared.preparation_id, "documentId": document.document_id,
-                                  "revision": document.revision, "expireTime": prepared.expires_at.isoformat()},
-                         now=self._clock())
-        return prepared
+            for document, one in zip(contract.documents, prepared, strict=True):
+                audit.append(session, contract.contract_id, "signature.prepared", actor, signer_id=signer.signer_id,
+                             details={"preparationId": one.preparation_id, "documentId": document.document_id,
+                                      "revision": document.revision, "expireTime": one.expires_at.isoformat()},
+                             now=self._clock())
+        return PreparedContract(prepared)
 
-    def complete(self, app_id: str, contract_id: str, preparation_id: str, signature: bytes,
+    def complete(self, app_id: str, contract_id: str, signatures: list[tuple[str, bytes]],
                  actor: Actor) -> Contract:
-        if not preparation_id:
-            raise invalid("preparationId", "is required")
-        if not signature:
-            raise invalid("signature", "is required: the signature over toBeSigned")
+        """``signatures``: (preparation id, signature) for every document of the contract."""
+        if not signatures:
+            raise invalid("signatures", "is required: the preparationId and signature of every document")
+        for index, (preparation_id, signature) in enumerate(signatures):
+            where = f"signatures[{index}]." if len(signatures) > 1 else ""
+            if not preparation_id:
+                raise invalid(f"{where}preparationId", "is required")
+            if not signature:
+                raise invalid(f"{where}signature", "is required: the signature over toBeSigned")
         contract, _ = self._load(app_id, contract_id)
         self._ensure_open(contract)
-        info = self._preparations.get(preparation_id)
-        if info.contract_id != contract.contract_id:
-            raise NotFound(f"preparation {preparation_id} not found for contract {contract.contract_id}")
-        contract, signer = self._load(app_id, contract_id, info.signer_id)  # combined signing: the same person
+        infos = [self._preparations.get(preparation_id) for preparation_id, _ in signatures]
+        for info in infos:
+            if info.contract_id != contract.contract_id:
+                raise NotFound(f"preparation {info.preparation_id} not found for contract {contract.contract_id}")
+        signer_ids = {info.signer_id for info in infos}
+        if len(signer_ids) != 1:
+            raise invalid("signatures", "the preparations belong to different signers: complete each signer's own")
+        contract, signer = self._load(app_id, contract_id, signer_ids.pop())  # combined signing: the same person
         assert signer is not None
         states.ensure_can_sign(contract, signer, SignMode.E_SIGN)  # a replay after success stops here
-        document = _single_document(contract)
-        if document.sha256 != info.document_sha256:
-            raise FailedPrecondition(
-                f"preparation {preparation_id} was made for an earlier revision of the document, which has "
-                "changed since: prepare the signature again")
-        signed = self._preparations.complete(
-            preparation_id, signature, contract_id=contract.contract_id,
-            key=f"{contract.contract_id}:{document.document_id}:{document.revision}:{preparation_id}")
+        by_document = _by_document(contract, infos)
+        ordered = [dict(signatures)[by_document[d.document_id].preparation_id] for d in contract.documents]
+        for document, signature in zip(contract.documents, ordered, strict=True):
+            self._preparations.check(by_document[document.document_id].preparation_id, signature,
+                                     contract_id=contract.contract_id)
+        signed = [
+            self._preparations.complete(
+                by_document[document.document_id].preparation_id, signature, contract_id=contract.contract_id,
+                key=f"{contract.contract_id}:{document.document_id}:{document.revision}:"
+                    f"{by_document[document.document_id].preparation_id}")
+            for document, signature in zip(contract.documents, ordered, strict=True)
+        ]
         actor = actor.as_signer(signer.signer_id)
-        details = {"clientSide": True, "preparationId": preparation_id, "certificates": [signed.certificate_serial]}
-        return self._record_signature(contract, signer, [signed], "signed", "signer.signed", details, actor)
+        details = {"clientSide": True, "preparationIds": [by_document[d.document_id].preparation_id
+                                                          for d in contract.documents],
+                   "certificates": [s.certificate_serial for s in signed]}
+        return self._record_signature(contract, signer, signed, "signed", "signer.signed", details, actor)
 
 
-def _single_document(contract: Contract) -> Document:
-    if len(contract.documents) != 1:
-        raise FailedPrecondition(
-            f"contract {contract.contract_id} has {len(contract.documents)} documents; a client-side signature "
-            "covers one document: sign it with :sign")
-    return contract.documents[0]
+def _by_document(contract: Contract, infos: list[PreparationInfo]) -> dict[str, PreparationInfo]:
+    """Each document of the contract with the one preparation made for its current revision."""
+    by_sha256 = {}
+    for info in infos:
+        if info.document_sha256 in by_sha256:
+            raise invalid("signatures", f"preparations {by_sha256[info.document_sha256].preparation_id} and "
+                                        f"{info.preparation_id} are for the same document: send one per document")
+        by_sha256[info.document_sha256] = info
+    found = {d.document_id: by_sha256.get(d.sha256) for d in contract.documents}
+    if len(infos) != len(contract.documents) or None in found.values():
+        stale = [i.preparation_id for i in infos if i.document_sha256 not in {d.sha256 for d in contract.documents}]
+        if stale:
+            raise FailedPrecondition(
+                f"preparation {stale[0]} was made for an earlier revision of the document, which has changed "
+                "since: prepare the signature again")
+        raise invalid("signatures", f"contract {contract.contract_id} has {len(contract.documents)} documents: send "
+                                    "one signature per document, each with its preparationId")
+    return found  # type: ignore[return-value]

@@ -139,6 +139,9 @@ class SigningApi(signing_pb2_grpc.SigningServiceServicer):
                                            digest=prepared.digest, expire_time=_timestamp(prepared.expires_at))
 
     def CompleteSignature(self, request, context):
+        if request.validate_only:
+            self.client.check(request.preparation_id, request.signature, request.contract_id)
+            return pb.CompleteSignatureResponse()
         signed = self.client.complete(request.preparation_id, request.signature, request.contract_id)
         return pb.CompleteSignatureResponse(
             pdf=self._deliver(signed.pdf, request.delivery), sha256=signed.sha256, field_name=signed.field_name,

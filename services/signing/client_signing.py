@@ -169,18 +169,13 @@ class ClientSignatures:
 
     # ----------------------------------------------------------- complete
 
+    def check(self, preparation_id: str, signature: bytes, contract_id: str = "") -> None:
+        """What ``complete`` checks before it embeds anything, alone: a caller completing
+        several documents' preparations checks every signature first."""
+        self._verified(preparation_id, signature, contract_id)
+
     def complete(self, preparation_id: str, signature: bytes, contract_id: str = "") -> SignedDocument:
-        if not signature:
-            raise invalid("signature", "is required: the signature over toBeSigned")
-        record = self._record(preparation_id, contract_id)
-        self._ensure_open(record)
-        chain = client_chain.parse_chain([record.certificate_chain])
-        value = client_chain.verified_signature(chain.leaf, record.signed_attrs, signature)
-        if value is None:
-            raise invalid("signature", f"does not verify against toBeSigned of preparation {preparation_id} with "
-                                       f"the key of certificate {chain.serial}: sign exactly the toBeSigned bytes "
-                                       "with that key, SHA-256, ECDSA or RSA PKCS#1 v1.5")
-        self._check(chain, record.app_id)  # again: a revocation since the preparation refuses it
+        record, chain, value = self._verified(preparation_id, signature, contract_id)
         signed = interrupted.finish(
             interrupted.PreparedPdf(record.prepared_pdf, record.document_digest, record.region_start,
                                     record.region_end, record.signed_attrs, record.signing_time),
@@ -195,6 +190,23 @@ class ClientSignatures:
                                      record.document_sha256, result, details)
 
     # ---------------------------------------------------------- internals
+
+    def _verified(self, preparation_id: str, signature: bytes,
+                  contract_id: str) -> tuple[PreparationRecord, client_chain.ClientChain, bytes]:
+        """The open preparation, its chain (checked again: a revocation since the preparation
+        refuses it) and the signature value as CMS carries it."""
+        if not signature:
+            raise invalid("signature", "is required: the signature over toBeSigned")
+        record = self._record(preparation_id, contract_id)
+        self._ensure_open(record)
+        chain = client_chain.parse_chain([record.certificate_chain])
+        value = client_chain.verified_signature(chain.leaf, record.signed_attrs, signature)
+        if value is None:
+            raise invalid("signature", f"does not verify against toBeSigned of preparation {preparation_id} with "
+                                       f"the key of certificate {chain.serial}: sign exactly the toBeSigned bytes "
+                                       "with that key, SHA-256, ECDSA or RSA PKCS#1 v1.5")
+        self._check(chain, record.app_id)
+        return record, chain, value
 
     def _record(self, preparation_id: str, contract_id: str) -> PreparationRecord:
         if not preparation_id:

@@ -2,6 +2,7 @@
 ``toBeSigned`` → ``:completeSign``; the contract moves on exactly as with ``:sign``."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -27,6 +28,7 @@ from tests.integration.contract.helpers import (
     signer_of,
     violations,
 )
+from tests.unit.signing.fixtures import contract_pdf
 
 FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED = 9, 3, 5, 7
 REPLAYED = "signer {signer_id} has already signed contract {contract_id}"
@@ -224,3 +226,46 @@ def test_an_intent_token_of_another_signer_or_contract_cannot_prepare(business, 
     assert signer_of(after, "borrower")["status"] == "PENDING" and after["documents"] == contract["documents"]
     events = [e["type"] for e in ok(business.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]]
     assert "signature.prepared" not in events
+
+
+def test_a_contract_with_several_documents_gets_one_preparation_per_document(business, borrower_template, outside_ca):
+    contract = create_contract(business, borrower_template["templateId"], signers=[borrower(order=1)], extraDocuments=[
+        {"name": "附件一 还款说明", "fileName": "annex.pdf", "data": steps.b64(contract_pdf())}])
+    main, annex = contract["documents"]
+    key = ClientKey.ec(outside_ca, "张三")
+    preparation = steps.prepared(business, contract, "borrower", key)
+    prepared = preparation["documents"]
+    assert [p["documentId"] for p in prepared] == [main["documentId"], annex["documentId"]]
+    assert len({p["preparationId"] for p in prepared}) == 2
+    for one in prepared:
+        assert base64.b64decode(one["digest"]) == hashlib.sha256(base64.b64decode(one["toBeSigned"])).digest()
+    signatures = [{"preparationId": p["preparationId"], "signature": steps.b64(key.sign(steps.to_be_signed(p)))}
+                  for p in prepared]
+    url = f"/v1/contracts/{contract['contractId']}:completeSign"
+
+    # One signature for two documents, or one that does not verify: nothing is embedded.
+    only_main = error(steps.complete(business, contract, prepared[0], key.sign(steps.to_be_signed(prepared[0]))),
+                      400, INVALID_ARGUMENT)
+    assert violations(only_main)["signatures"] == (f"contract {contract['contractId']} has 2 documents: send one "
+                                                   "signature per document, each with its preparationId")
+    wrong = [signatures[0], {**signatures[1], "signature": signatures[0]["signature"]}]
+    refused = error(business.post(url, {"signatures": wrong}), 400, INVALID_ARGUMENT)
+    assert violations(refused)["signature"].startswith(
+        f"does not verify against toBeSigned of preparation {prepared[1]['preparationId']}")
+    unchanged = ok(business.get(f"/v1/contracts/{contract['contractId']}"))
+    assert unchanged["documents"] == contract["documents"] and signer_of(unchanged, "borrower")["status"] == "PENDING"
+
+    done = ok(business.post(url, {"signatures": list(reversed(signatures))}))  # matched by preparation, not order
+    assert done["status"] == "COMPLETED"
+    field = f"sig_{signer_of(contract, 'borrower')['signerId']}"
+    for document in done["documents"]:
+        pdf = business.get(f"/v1/contracts/{contract['contractId']}/document?documentId={document['documentId']}"
+                           "&alt=media").content
+        assert hashlib.sha256(pdf).hexdigest() == document["sha256"]
+        report = steps.verify(business, pdf)
+        mine = next(s for s in report["signatures"] if s["fieldName"] == field)
+        assert report["valid"] is True and mine["verdict"] == "VALID"
+        assert mine["serialNumber"] == format(key.cert.serial_number, "x")
+    events = [e for e in ok(business.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]
+              if e["type"] == "signature.prepared"]
+    assert len(events) == 2
