@@ -25,7 +25,7 @@ def plan(config: PageConfig, contract_id: str, signer_id: str, status: str) -> R
     if not config.redirect_url or config.redirect_mode is RedirectMode.NONE:
         return Redirect("", 0)
     url = outcome_url(config.redirect_url, contract_id, signer_id, status)
-    if config.redirect_mode is RedirectMode.IMMEDIATE:
+    if config.redirect_mode is RedirectMode.IMMEDIATE or not config.show_success_page:
         return Redirect(url, 0)
     return Redirect(url, config.redirect_delay)
 

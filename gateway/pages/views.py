@@ -78,7 +78,9 @@ def done_view(session: PageSession) -> View:
     back = plan(config, session.contract_id, session.signer_id, session.outcome)
     if back.url and back.delay == 0:
         return View("done.html", redirect=back.url)
-    return View("done.html", {"outcome": session.outcome, "success_text": config.success_text, "back": back})
+    # Without a success page (and nowhere to go) the signer sees the outcome and nothing more.
+    return View("done.html", {"outcome": session.outcome, "success_text": config.success_text, "back": back,
+                              "success_page": config.show_success_page})
 
 
 StepView = Callable[[Parts, PageSession, SigningState, Client, float], Awaitable[View]]
