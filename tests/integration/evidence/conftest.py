@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,7 @@ def wait_until(check: Callable[[], object], timeout: float = 20.0, what: str = "
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
 
+
+def rfc3339_in(seconds: float) -> str:
+    """The time ``seconds`` from now, as REST takes it."""
+    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +16,7 @@ from services.contract.audit import Event
 from services.contract.evidence_verify import verify_bundle
 from services.signing import anchors, pades
 from tests.integration.contract.helpers import borrower, create_contract, lender, ok, sign_as, signer_of
-from tests.integration.evidence.conftest import wait_until
+from tests.integration.evidence.conftest import rfc3339_in, wait_until
 
 SEAL_KEYWORD = "甲方（盖章）"  # where the loan template puts the lender's seal
 
@@ -42,10 +41,6 @@ class Delegated:
         return formats.parse_audit_trail(self.part(formats.AUDIT_TRAIL))
 
 
-def _in(seconds: float) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
-
-
 @pytest.fixture(scope="module")
 def delegated(real_signing, new_app, template) -> Delegated:
     client = new_app("delegation-evidence")
@@ -55,7 +50,7 @@ def delegated(real_signing, new_app, template) -> Delegated:
         "horizontalText": "合同专用章"}))
     grant = ok(client.post("/v1/signingGrants", {"grant": {
         "organisationName": organisation["name"], "organisation": organisation["subject"],
-        "templateIds": [template["templateId"]], "amountLimit": "100000", "endTime": _in(3600),
+        "templateIds": [template["templateId"]], "amountLimit": "100000", "endTime": rfc3339_in(3600),
         "sealId": seal["sealId"]}}))["grant"]
     contract = create_contract(client, template["templateId"], signers=[organisation, borrower()], amount="50000.00")
     contract_id = contract["contractId"]
@@ -167,10 +162,11 @@ def _certificate_text(pdf: bytes) -> str:
         document.close()
 
 
-def test_the_certificate_of_completion_states_signers_methods_times_and_hashes(delegated):
+def test_the_certificate_of_completion_states_signers_methods_times_and_hashes(delegated, replicas):
     text = _certificate_text(delegated.part(formats.CERTIFICATE))
     flat = "".join(text.split())  # wrapped lines rejoined
-    zone = ZoneInfo("Asia/Shanghai")  # the platform's time zone (CONTRACT_NOTICE_TIMEZONE)
+    assert replicas.schedule.notice_timezone == "Asia/Shanghai"  # the platform's (CONTRACT_NOTICE_TIMEZONE)
+    zone = ZoneInfo(replicas.schedule.notice_timezone)
     events = delegated.audit_trail()
     signed = {e.signer_id: e for e in events if e.type == "signer.signed"}
     org, person = signer_of(delegated.contract, "lender"), signer_of(delegated.contract, "borrower")

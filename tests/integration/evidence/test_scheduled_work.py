@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -15,11 +15,7 @@ from econtract.common.v1 import common_pb2
 from services.contract import notices, webhooks
 from services.contract.scheduled_store import DelegatedSigningRow
 from tests.integration.contract.helpers import borrower, create_contract, lender, ok, sign_as, signer_of
-from tests.integration.evidence.conftest import wait_until
-
-
-def _in(seconds: float) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+from tests.integration.evidence.conftest import rfc3339_in, wait_until
 
 
 def _status(client, contract_id: str) -> dict:
@@ -47,7 +43,7 @@ def _hooked(new_app, receiver, name: str):
 def test_an_overdue_contract_expires_once_with_its_webhook_and_one_notice_per_pending_signer(
         new_app, template, receiver, replicas):
     client = _hooked(new_app, receiver, "expiry")
-    contract = create_contract(client, template["templateId"], expireTime=_in(2.5))
+    contract = create_contract(client, template["templateId"], expireTime=rfc3339_in(2.5))
     contract_id = contract["contractId"]
     wait_until(lambda: _status(client, contract_id)["status"] == "EXPIRED", 15, "expiry")
     wait_until(lambda: len(_notices(replicas, contract_id, notices.EXPIRED)) == 2
@@ -117,7 +113,7 @@ def test_reminders_stop_when_the_signer_signs_and_when_the_contract_closes(busin
 
 def _grant(client, organisation: dict, template_id: str, **extra) -> dict:
     body = {"organisationName": organisation["name"], "organisation": organisation["subject"],
-            "templateIds": [template_id], "amountLimit": "100000", "endTime": _in(3600), **extra}
+            "templateIds": [template_id], "amountLimit": "100000", "endTime": rfc3339_in(3600), **extra}
     return ok(client.post("/v1/signingGrants", {"grant": body}))["grant"]
 
 
@@ -173,7 +169,7 @@ def test_a_grant_refuses_bad_input(business, template):
     organisation = lender()
     bad = business.post("/v1/signingGrants", {"grant": {
         "organisationName": organisation["name"], "organisation": {"idType": "ID_CARD", "id": "x"},
-        "templateIds": [], "amountLimit": "lots", "endTime": _in(-60)}})
+        "templateIds": [], "amountLimit": "lots", "endTime": rfc3339_in(-60)}})
     assert bad.status_code == 400 and bad.json()["code"] == 3
 
 
@@ -203,8 +199,8 @@ def test_work_that_fell_due_while_every_replica_was_down_is_done_once_after_the_
         new_app, template, receiver, replicas, fake_signing):
     client = _hooked(new_app, receiver, "restart")
     organisation = lender()
-    _grant(client, organisation, template["templateId"], startTime=_in(4))
-    expiring = create_contract(client, template["templateId"], expireTime=_in(4))
+    _grant(client, organisation, template["templateId"], startTime=rfc3339_in(4))
+    expiring = create_contract(client, template["templateId"], expireTime=rfc3339_in(4))
     delegated = create_contract(client, template["templateId"], signers=[organisation, borrower()], amount="1")
     replicas.stop()
     try:
@@ -267,7 +263,7 @@ def test_a_signer_with_only_an_email_address_gets_the_reminder_and_the_expiry_no
 
     reminded = create_contract(business, template["templateId"], signers=[lender(mobile=""), borrower()])
     expiring = create_contract(business, template["templateId"], signers=[lender(mobile=""), borrower(mobile="")],
-                               expireTime=_in(2.5))
+                               expireTime=rfc3339_in(2.5))
     first = signer_of(reminded, "lender")
     assert not first["mobile"] and first["email"]
 
