@@ -100,6 +100,7 @@ class Console:
             page("/templates/new", t.new_template, scope="template:write"),
             page("/templates/{template_id}", t.show_template, scope="template:read"),
             page("/templates/{template_id}/disable", t.disable_template, POST, scope="template:write"),
+            page("/templates/{template_id}/signing-page", t.update_signing_page, POST, scope="template:write"),
             page("/templates/{template_id}/versions", t.add_version, POST, scope="template:write", action="upload"),
             page(version, t.review_version, scope="template:read"),
             page(version + "/approve", t.approve_version, POST, scope="template:review", action="review"),

@@ -9,6 +9,7 @@ from core.errors import NotFound
 from econtract.template.v1 import template_pb2 as pb
 from gateway.console.display import enum_name, png_data_uri
 from gateway.console.forms import signer_roles
+from gateway.console.page_override import REDIRECT_MODES, SWITCHES, page_override, page_override_values
 from gateway.console.pipeline import PREFIX, Ctx
 
 PREVIEW_TIMEOUT = 120.0  # LibreOffice renders the pages
@@ -85,7 +86,16 @@ async def show_template(ctx: Ctx) -> Response:
     who = await ctx.labels({template.creator, *(v.uploader for v in template.versions),
                             *(v.reviewer for v in template.versions)})
     return ctx.render("template.html", template=template, versions=list(reversed(template.versions)), who=who,
-                      enum_name=enum_name)
+                      enum_name=enum_name, page=page_override_values(template.signing_page),
+                      switches=[(v, ctx.t(f"templates.page_{v}")) for v in SWITCHES],
+                      redirect_options=[(m, ctx.t.enum("redirect", m)) for m in REDIRECT_MODES])
+
+
+async def update_signing_page(ctx: Ctx) -> Response:
+    """Replace the template's signing-page override; every field left empty is the business line's."""
+    request = pb.UpdateTemplateSigningPageRequest(template_id=_template_id(ctx), signing_page=page_override(ctx))
+    reply = await ctx.rpc.call("template", "UpdateTemplateSigningPage", request, read=False)
+    return ctx.done(f"{PREFIX}/templates/{quote(reply.template.template_id)}", "templates.page_saved")
 
 
 async def add_version(ctx: Ctx) -> Response:

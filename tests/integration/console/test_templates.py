@@ -132,3 +132,42 @@ def test_search_by_name_and_review_status(console_as, people, uploaded):
 def test_an_unknown_template_is_a_clear_page(console_as, people):
     page = console_as(people["reviewer"]).open("/console/templates/tpl_nothing")
     assert page.status_code == 404 and "找不到要访问的内容。" in page.text
+
+
+def test_the_templates_signing_page_override_is_set_in_the_console(uploaded, console_as, people, client):
+    operator = console_as(people["operator"])
+    path = f"/console/templates/{uploaded['id']}"
+    form = {"page_theme_color": "#E4393C", "page_show_reject": "inherit", "page_forced_reading": "on",
+            "page_min_reading_seconds": "20", "page_show_success_page": "off", "page_success_page": "",
+            "page_redirect_url": "", "page_redirect_mode": "DELAYED", "page_redirect_delay_seconds": ""}
+    reply = operator.post(path + "/signing-page", form)
+    assert reply.status_code == 303 and reply.headers["location"] == path
+    page = operator.open(path)
+    assert flash_of(page) == "签署页配置已保存。"
+    override = {"themeColor": "#E4393C", "forcedReading": True, "minReadingSeconds": 20, "showSuccessPage": False,
+                "redirectMode": "DELAYED"}
+    assert client.get(f"/v1/templates/{uploaded['id']}").json()["signingPage"] == override
+    # The form shows what is set, and "as the business line" for what is not.
+    assert 'name="page_min_reading_seconds" type="number" value="20"' in page.text
+    assert re.search(r'name="page_show_success_page">.*?<option value="off" selected>', page.text, re.S)
+    assert re.search(r'name="page_show_reject">\s*<option value="inherit" selected>', page.text)
+
+    bad = operator.post(path + "/signing-page", {**form, "page_min_reading_seconds": "9999", "back": path})
+    assert bad.status_code == 303
+    assert "minReadingSeconds" in operator.open(bad.headers["location"]).text
+    assert client.get(f"/v1/templates/{uploaded['id']}").json()["signingPage"] == override  # unchanged
+
+    cleared = {name: ("inherit" if name in ("page_show_reject", "page_forced_reading", "page_show_success_page")
+                      else "") for name in form}
+    assert operator.post(path + "/signing-page", cleared).status_code == 303
+    assert "signingPage" not in client.get(f"/v1/templates/{uploaded['id']}").json()  # the business line's again
+
+
+def test_a_reviewer_cannot_change_a_templates_signing_page(uploaded, console_as, people, client):
+    reviewer = console_as(people["reviewer"])
+    assert 'action="/console/templates/' + uploaded["id"] + '/signing-page"' not in reviewer.open(
+        f"/console/templates/{uploaded['id']}").text
+    path = f"/console/templates/{uploaded['id']}"
+    reply = reviewer.post(path + "/signing-page", {"page_show_reject": "on", "back": path})
+    assert flash_of(reviewer.open(reply.headers["location"])) == "您的角色无权进行此操作。"
+    assert "signingPage" not in client.get(f"/v1/templates/{uploaded['id']}").json()
