@@ -14,6 +14,7 @@ The HTTP ledger protocol (version 1). Each tree head is one request::
     Content-Type: application/json
     Idempotency-Key: <logId>:<treeSize>
     Authorization: Bearer <CONTRACT_EVIDENCE_LEDGER_TOKEN>      (only when one is set)
+    traceparent: <W3C trace context of the push's span>           (when traced)
 
     {"version": 1, "logId": "…", "treeSize": 42, "rootHash": "<hex>",
      "treeHead": "<base64 of the signed tree head's exact JSON bytes>",
@@ -93,20 +94,35 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class HttpLedger:
-    """Pushes each tree head to an external ledger over HTTP (the protocol above)."""
+    """Pushes each tree head to an external ledger over HTTP (the protocol above), in a
+    client span of its own when given a tracer, with the W3C trace context in the request."""
 
     name = "http"
 
-    def __init__(self, url: str, *, token: str = "", timeout: float = 10.0):
+    def __init__(self, url: str, *, token: str = "", timeout: float = 10.0, tracer=None):
         self._url = url
         self._token = token
         self._timeout = timeout
+        self._tracer = tracer
         self._opener = urllib.request.build_opener(_NoRedirect)
         parts = urlsplit(url)
-        # Named in receipts and errors without credentials or query, which may hold secrets.
-        self.where = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
+        self._host, self._path = parts.hostname or "", parts.path or "/"
+        # Named in receipts, errors and spans without credentials or query, which may hold secrets.
+        self.where = f"{parts.scheme}://{self._host}{f':{parts.port}' if parts.port else ''}{self._path}"
 
     def publish(self, tree_size: int, head_json: bytes, timestamp_token: bytes) -> str:
+        if self._tracer is None:
+            return self._publish(tree_size, head_json, timestamp_token, None)
+        from opentelemetry.trace import SpanKind
+
+        attributes = {"http.request.method": "POST", "server.address": self._host, "url.path": self._path,
+                      "evidence.tree_size": tree_size}
+        with self._tracer.start_as_current_span("ledger.publish", kind=SpanKind.CLIENT, attributes=attributes) as span:
+            return self._publish(tree_size, head_json, timestamp_token, span)
+
+    def _publish(self, tree_size: int, head_json: bytes, timestamp_token: bytes, span) -> str:
+        from opentelemetry import propagate
+
         head = parse_tree_head(head_json)
         body = canonical_json({
             "version": 1, "logId": head.log_id, "treeSize": tree_size, "rootHash": head.root_hash,
@@ -116,6 +132,7 @@ class HttpLedger:
         })
         headers = {"Content-Type": "application/json", "Accept": "application/json",
                    "Idempotency-Key": f"{head.log_id}:{tree_size}"}
+        propagate.inject(headers)  # traceparent, when there is a current span
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
         request = urllib.request.Request(self._url, data=body, headers=headers, method="POST")
@@ -123,10 +140,14 @@ class HttpLedger:
             with self._opener.open(request, timeout=self._timeout) as response:
                 status, answer = response.status, response.read(MAX_ANSWER)
         except urllib.error.HTTPError as exc:
+            if span is not None:
+                span.set_attribute("http.response.status_code", exc.code)
             raise LedgerError(f"the ledger at {self.where} answered HTTP {exc.code} to tree head {tree_size}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise LedgerError(f"the ledger at {self.where} cannot be reached: {reason}") from None
+        if span is not None:
+            span.set_attribute("http.response.status_code", status)
         if status not in (200, 201):
             raise LedgerError(f"the ledger at {self.where} answered HTTP {status} to tree head {tree_size}")
         try:
@@ -139,10 +160,11 @@ class HttpLedger:
         return f"http:{self.where}#{receipt.strip()}"
 
 
-def ledger_for(schedule: ScheduleConfig) -> TreeHeadLedger | None:
+def ledger_for(schedule: ScheduleConfig, *, tracer=None) -> TreeHeadLedger | None:
     """The ledger the configuration chooses (None: tree heads are not pushed)."""
     if schedule.ledger == "http":
-        return HttpLedger(schedule.ledger_url, token=schedule.ledger_token, timeout=schedule.ledger_timeout_seconds)
+        return HttpLedger(schedule.ledger_url, token=schedule.ledger_token, timeout=schedule.ledger_timeout_seconds,
+                          tracer=tracer)
     if schedule.ledger == "file" and schedule.ledger_file is not None:
         return FileLedger(schedule.ledger_file)
     return None

@@ -127,8 +127,10 @@ class ContractParts:
         from services.contract.timestamp_client import TimestampClient
         from services.contract.tree_heads import TreeHeads
 
+        provider = self.ctx.tracer_provider
+        tracer = provider.get_tracer("econtract.contract.ledger") if provider is not None else None
         return TreeHeads(self.ctx.sessions, self.evidence_log, TimestampClient(self.ctx.peers),
-                         ledger_for(self.schedule), self.schedule.evidence_log_id)
+                         ledger_for(self.schedule, tracer=tracer), self.schedule.evidence_log_id)
 
     @cached_property
     def evidence(self):

@@ -67,13 +67,14 @@ def ledger_server() -> Iterator[LedgerServer]:
                 else:
                     receipt = state.receipts.setdefault(key, f"tx-{len(state.receipts) + 1}")
                     status, answer, extra = 200, json.dumps({"receipt": receipt}).encode(), {}
-                state.received.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                # The headers as received: names match whatever their case, as in HTTP.
+                state.received.append({"path": self.path, "headers": self.headers, "body": body,
                                        "answered": status})
             self._answer(status, answer, extra)
 
         def do_GET(self) -> None:
             with state.lock:
-                state.received.append({"path": self.path, "headers": dict(self.headers), "body": b"", "answered": 200})
+                state.received.append({"path": self.path, "headers": self.headers, "body": b"", "answered": 200})
             self._answer(200, b'{"receipt": "from a GET"}')
 
         def log_message(self, *args) -> None:
@@ -190,3 +191,30 @@ def test_a_service_configured_with_an_http_ledger_pushes_its_tree_heads_there(
 def _included(client, contract_id: str) -> dict | None:
     reply = client.get(f"/v1/evidenceLog/inclusionProof?contractId={contract_id}")
     return reply.json() if reply.status_code == 200 else None
+
+
+def test_each_push_is_a_client_span_whose_trace_context_reaches_the_ledger(ledger_server):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    ledger = HttpLedger(ledger_server.url, token=TOKEN, tracer=provider.get_tracer("test"))
+    ledger.publish(4, _head(4), b"t")
+    ledger_server.answers.append((500, b"down", {}))
+    with pytest.raises(LedgerError):
+        ledger.publish(5, _head(5), b"t")
+
+    pushed, refused = exporter.get_finished_spans()
+    assert pushed.name == refused.name == "ledger.publish" and pushed.kind is SpanKind.CLIENT
+    assert dict(pushed.attributes) == {"http.request.method": "POST", "server.address": "127.0.0.1",
+                                       "url.path": "/ledger/heads", "evidence.tree_size": 4,
+                                       "http.response.status_code": 200}
+    assert refused.attributes["http.response.status_code"] == 500 and refused.status.status_code is StatusCode.ERROR
+    traceparent = ledger_server.received[0]["headers"]["traceparent"]
+    assert traceparent.split("-")[1:3] == [format(pushed.context.trace_id, "032x"), format(pushed.context.span_id, "016x")]
+    assert not any(TOKEN in str(v) for span in (pushed, refused) for v in span.attributes.values())
+    assert not any(TOKEN in event.attributes.get("exception.message", "") for event in refused.events)
