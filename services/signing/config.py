@@ -8,7 +8,7 @@ Everything has a working local default. A bad value fails at start-up with a
 | ``SIGNING_PKI_DIR`` | ``$ECONTRACT_VAR_DIR/pki`` | where the CA, TSA and platform-seal keys live (encrypted) with their certificates; replicas share it |
 | ``SIGNING_PLATFORM_NAME`` | ``E-Contract Platform`` | organisation name in the platform's CA, TSA and seal certificates (used when they are created) |
 | ``SIGNING_CERT_MINUTES`` | ``10`` | lifetime of a one-time signer certificate, in minutes (at most 1440) |
-| ``SIGNING_STATUS_CACHE_SECONDS`` | ``60`` | how long one replica reuses a built CRL or OCSP answer; a revocation shows at once on the replica that made it and within this time on the others |
+| ``SIGNING_STATUS_CACHE_SECONDS`` | ``60`` | how long one replica reuses a built CRL or OCSP answer while no revocation happened anywhere (a counter in Redis tells every replica at once) |
 | ``SIGNING_SEAL_FONT`` | fontconfig's bold CJK serif | font file for generated seals, ``PATH`` or ``PATH:INDEX`` for a collection |
 | ``SIGNING_SEAL_MAX_BYTES`` | ``2097152`` | largest uploaded seal or handwriting image, in bytes |
 | ``SIGNING_SEAL_MAX_PIXELS`` | ``16000000`` | most pixels of an uploaded image (checked before decoding) |

@@ -33,8 +33,11 @@ Status: OCSP responses are signed by the issuing CA itself (no delegated
 responder certificate, so no ``ocsp-nocheck`` exception is needed) and CRLs are
 signed by the CA that issued the listed certificates. Both are built from the
 registry, the single source of revocation truth. Built responses are cached for
-``status_cache_ttl`` (60 s): a revocation shows at once on the replica that made
-it and within a minute on the others.
+``status_cache_ttl`` (60 s), each stamped with the revocation epoch it was built at: every
+revocation advances a counter the replicas share (``RevocationEpoch``, in Redis for the
+service), and a cached answer is served only while the counter has not moved, so a
+revocation shows at once on every replica. Without a shared counter (tools, tests) only
+the replica that revoked drops its cache.
 
 The service keeps the registry in its database (``store.SqlCertificateRegistry``);
 ``FileCertificateRegistry`` remains for tools and tests on one host (its revoke is
@@ -383,10 +386,20 @@ def new_signer(ca: CaProvider, subject: Subject, *, subject_id: str | None = Non
 # ---------------------------------------------------------- the built-in CA
 
 
+class RevocationEpoch(Protocol):
+    """A counter shared by the replicas that every revocation advances; ``current`` is
+    None when it cannot be read (then nothing cached is trusted)."""
+
+    def current(self) -> str | None: ...
+
+    def advance(self) -> None: ...
+
+
 @dataclass
 class _Cached:
     der: bytes
     made: float
+    epoch: str | None = None
 
 
 @dataclass
@@ -402,9 +415,11 @@ class PlatformCa:
     """
 
     def __init__(self, settings: PkiSettings, registry: CertificateRegistry,
-                 root: HeldKey, issuing: HeldKey, tsa: HeldKey, seal: HeldKey):
+                 root: HeldKey, issuing: HeldKey, tsa: HeldKey, seal: HeldKey,
+                 epoch: RevocationEpoch | None = None):
         self.settings = settings
         self.registry = registry
+        self._epoch = epoch
         self._root = root
         self._issuing = issuing
         self._tsa = tsa
@@ -416,8 +431,9 @@ class PlatformCa:
 
     @classmethod
     def open(cls, settings: PkiSettings, registry: CertificateRegistry | None = None,
-             keys: KeyStore | None = None) -> PlatformCa:
-        """``keys`` holds the role keys; None = encrypted files in the PKI directory."""
+             keys: KeyStore | None = None, epoch: RevocationEpoch | None = None) -> PlatformCa:
+        """``keys`` holds the role keys; None = encrypted files in the PKI directory.
+        ``epoch`` is the revocation counter the replicas share (None: this process only)."""
         directory = settings.directory
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         registry = registry if registry is not None else FileCertificateRegistry(directory / "issued")
@@ -437,7 +453,7 @@ class PlatformCa:
             # 30-day renewal window, and the old certificate stays valid meanwhile.
             tsa = _load_or_renew(store, settings, issuing, registry, "tsa", CertRole.TSA)
             seal = _load_or_renew(store, settings, issuing, registry, "seal", CertRole.PLATFORM_SEAL)
-        return cls(settings, registry, root, issuing, tsa, seal)
+        return cls(settings, registry, root, issuing, tsa, seal, epoch)
 
     # --- accessors
 
@@ -478,6 +494,8 @@ class PlatformCa:
     def revoke(self, serial: int, reason: RevocationReason = RevocationReason.UNSPECIFIED,
                when: dt.datetime | None = None) -> IssuedCertificate:
         record = self.registry.revoke(serial, when or _now(), reason.value)
+        if self._epoch is not None:
+            self._epoch.advance()  # the other replicas' cached answers stop being served
         with self._lock:
             self._caches.crl.pop(record.issuer, None)
             self._caches.ocsp.pop(serial, None)
@@ -494,10 +512,10 @@ class PlatformCa:
         ca = {"issuing": self._issuing, "root": self._root}.get(issuer)
         if ca is None:
             raise invalid("issuer", "must be 'issuing' or 'root'")
-        ttl = self.settings.status_cache_ttl.total_seconds()
+        epoch = self._current_epoch()
         with self._lock:
             hit = self._caches.crl.get(issuer)
-            if hit is not None and time.monotonic() - hit.made < ttl:
+            if self._fresh(hit, epoch):
                 return hit.der
         now = _now()
         builder = (
@@ -522,7 +540,7 @@ class PlatformCa:
             builder = builder.add_revoked_certificate(entry.build())
         der = builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
         with self._lock:
-            self._caches.crl[issuer] = _Cached(der, time.monotonic())
+            self._caches.crl[issuer] = _Cached(der, time.monotonic(), epoch)
         return der
 
     def ocsp_response(self, request_der: bytes) -> bytes:
@@ -544,18 +562,27 @@ class PlatformCa:
 
     def ocsp_for(self, cert: x509.Certificate) -> bytes:
         """The current OCSP response for one of our leaf certificates (no nonce, cached)."""
-        ttl = self.settings.status_cache_ttl.total_seconds()
         serial = cert.serial_number
+        epoch = self._current_epoch()
         with self._lock:
             hit = self._caches.ocsp.get(serial)
-            if hit is not None and time.monotonic() - hit.made < ttl:
+            if self._fresh(hit, epoch):
                 return hit.der
         algorithm = hashes.SHA1()  # the CertID hash every OCSP client understands
         name_hash, key_hash = _issuer_hashes(self._issuing.cert, algorithm)
         der = self._ocsp_single(serial, name_hash, key_hash, algorithm, None)
         with self._lock:
-            self._caches.ocsp[serial] = _Cached(der, time.monotonic())
+            self._caches.ocsp[serial] = _Cached(der, time.monotonic(), epoch)
         return der
+
+    def _current_epoch(self) -> str | None:
+        # Read before building, so an answer is never stamped newer than the data it saw.
+        return self._epoch.current() if self._epoch is not None else None
+
+    def _fresh(self, hit: _Cached | None, epoch: str | None) -> bool:
+        if hit is None or time.monotonic() - hit.made >= self.settings.status_cache_ttl.total_seconds():
+            return False
+        return self._epoch is None or (epoch is not None and hit.epoch == epoch)
 
     def _ocsp_single(self, serial: int, name_hash: bytes, key_hash: bytes,
                      algorithm: hashes.HashAlgorithm, nonce: bytes | None) -> bytes:

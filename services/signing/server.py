@@ -40,6 +40,7 @@ class SigningParts:
 
 
 def build_parts(ctx: ServiceContext, config: SigningConfig) -> SigningParts:
+    from core.redis import key as redis_key
     from services.signing.app_ca import AppCaProviders
     from services.signing.app_seal_styles import AppSealStyles
     from services.signing.certificates import Certificates
@@ -47,6 +48,7 @@ def build_parts(ctx: ServiceContext, config: SigningConfig) -> SigningParts:
     from services.signing.identity_client import AppTrustAnchors
     from services.signing.pki import PkiSettings, PlatformCa
     from services.signing.pki_secrets import open_pki_secrets
+    from services.signing.revocation_epoch import RedisRevocationEpoch
     from services.signing.seal_library import SealLibrary
     from services.signing.signatures import Signatures
     from services.signing.store import EvidenceStore, PreparationStore, SealStore, SqlCertificateRegistry
@@ -68,7 +70,7 @@ def build_parts(ctx: ServiceContext, config: SigningConfig) -> SigningParts:
         platform_name=config.platform_name,
         signer_cert_lifetime=config.signer_cert_lifetime,
         status_cache_ttl=config.status_cache_ttl,
-    ), registry, keys)
+    ), registry, keys, RedisRevocationEpoch(ctx.redis, redis_key(ctx.settings, "signing", "revocation-epoch")))
     tsa = TimestampAuthority(ca.tsa_material())
     seals = SealLibrary(SealStore(ctx.sessions), ctx.blobs, secrets, font=config.seal_font,
                         limits=config.upload_limits, styles=AppSealStyles(ctx.peers).for_app)
