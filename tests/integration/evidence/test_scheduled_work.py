@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -227,16 +227,18 @@ def test_a_first_reminder_that_fell_due_while_every_replica_was_down_is_sent_onc
         business, template, replicas, fake_signing):
     # One reminder at most, so whatever the restart costs on a busy machine, a second cannot
     # legitimately follow: any second message would be the first one sent twice.
-    fast = replicas.schedule
-    replicas.schedule = replace(fast, reminder_seconds=4.0, reminder_max=1)
+    fast, cadence = replicas.schedule, 8.0  # time enough to stop both replicas before it falls due
+    replicas.schedule = replace(fast, reminder_seconds=cadence, reminder_max=1)
     replicas.restart(fake_signing.address)
     try:
         contract = create_contract(business, template["templateId"])
         contract_id, first = contract["contractId"], signer_of(contract, "lender")
         replicas.stop()
         try:
-            time.sleep(5)  # the first reminder falls due while nothing runs
             assert not _notices(replicas, contract_id, notices.REMINDER)
+            created = datetime.fromisoformat(contract["createTime"].replace("Z", "+00:00"))
+            due = created + timedelta(seconds=cadence + 1)
+            time.sleep(max(0.0, (due - datetime.now(timezone.utc)).total_seconds()))  # it falls due while nothing runs
         finally:
             replicas.start(fake_signing.address)
         wait_until(lambda: [n for n in _notices(replicas, contract_id, notices.REMINDER) if n.status == notices.SENT],
