@@ -317,7 +317,8 @@ class Apps:
         before = stored.get("ca_provider") or {}
         if password:
             sealed = base64.b64encode(self._key.encrypt(password.encode(), _ca_context(app_id))).decode()
-        elif before.get(_SEALED_PASSWORD) and all(before.get(k) == provider.get(k) for k in ("est_url", "est_username")):
+        elif before.get(_SEALED_PASSWORD) and all(before.get(k) == provider.get(k)
+                                                  for k in ("est_url", "est_username")):
             sealed = before[_SEALED_PASSWORD]
         else:
             raise InvalidArgument("ca_provider.est_password is required for an EST CA provider "
