@@ -2,8 +2,8 @@
 
 No inline script or style runs (JS and CSS are static files); a page may be framed only in
 the HEADLESS scene, which exists for embedding, and then only by the origins the business
-line listed (``frameAncestors``), or by any site when it listed none; nothing is cached, since pages show
-contracts and the URL holds the link token, which no Referer may leak. A form may also
+line listed (``frameAncestors``), or by any site when it listed none; nothing is cached,
+since pages show contracts and the URL holds the link token, which no Referer may leak. A form may also
 post on to the business line's origin, because the last POST redirects the signer there.
 """
 from __future__ import annotations
