@@ -11,6 +11,10 @@
   const errorLine = box.querySelector("[data-client-error]");
   const statusLine = box.querySelector("[data-client-status]");
   const text = box.dataset;
+  // The preparations of the chain last sent: a retry with another key file (the wrong one
+  // was picked) signs them again, since the intent token was spent on preparing them.
+  let prepared = null;
+  let preparedChain = null;
 
   function fail(message) {
     errorLine.textContent = message;
@@ -96,7 +100,11 @@
     }
     box.dataset.keyExtractable = String(imported.key.extractable);
     try {
-      const prepared = await post("prepare", { chain: await chainFile.text() });
+      const chain = await chainFile.text();
+      if (!prepared || preparedChain !== chain) {
+        prepared = await post("prepare", { chain });
+        preparedChain = chain;
+      }
       const signatures = [];
       for (const item of prepared.preparations) {
         const signature = await crypto.subtle.sign(imported.signing, imported.key, fromBase64(item.toBeSigned));

@@ -101,12 +101,14 @@ def test_the_signer_signs_with_their_own_key_in_the_browser(kind, business_line,
     assert "signature.prepared" in events and "signer.signed" in events
 
 
-def test_a_key_that_does_not_match_the_certificate_is_refused_on_the_page(business_line, client_ca, open_page):
+def test_a_key_that_does_not_match_the_certificate_is_refused_and_the_right_one_then_signs(
+        business_line, client_ca, open_page):
     line = business_line()
     ok(line.client.request("PATCH", "/v1/apps/self", {"trustAnchors": [client_ca.root_pem]}))
     person = borrower(order=1)
     contract = create_contract(line.client, line.template_id, signers=[lender(order=2), person])
-    cert = client_ca.issue(person["name"], ec.generate_private_key(ec.SECP256R1()).public_key())
+    key, key_file = _key_file("ecdsa")
+    cert = client_ca.issue(person["name"], key.public_key())
     _, other_key_file = _key_file("ecdsa")  # not the certificate's key
 
     page = open_page()
@@ -121,3 +123,10 @@ def test_a_key_that_does_not_match_the_certificate_is_refused_on_the_page(busine
     page.get_by_role("button", name="用我的证书签署").click()
     expect(page.get_by_test_id("client-sign-error")).to_contain_text("does not verify")
     assert signer_of(status_of(line.client, contract["contractId"]), "borrower")["status"] == "PENDING"
+
+    page.get_by_label("私钥").set_input_files(key_file)  # the right key signs what was prepared
+    page.get_by_role("button", name="用我的证书签署").click()
+    expect(page.get_by_test_id("outcome")).to_have_text("签署完成")
+    assert signer_of(status_of(line.client, contract["contractId"]), "borrower")["status"] == "SIGNED"
+    events = [e["type"] for e in ok(line.client.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]]
+    assert events.count("signature.prepared") == 1
