@@ -24,11 +24,13 @@ _KEPT = 64  # providers kept (one per business line with an outside CA)
 
 
 class AppCaProviders:
-    def __init__(self, peers: Peers, built_in: pki.PlatformCa, id_hash_salt: bytes, *, timeout: float = 10.0):
+    def __init__(self, peers: Peers, built_in: pki.PlatformCa, id_hash_salt: bytes, *, timeout: float = 10.0,
+                 allow_private: bool = False):
         self._peers = peers
         self._built_in = built_in
         self._salt = id_hash_salt
         self._timeout = timeout
+        self._allow_private = allow_private
         self._kept: OrderedDict[str, EstCaProvider] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -48,7 +50,7 @@ class AppCaProviders:
         if chosen.kind != identity_pb2.CaProvider.EST:
             return self._built_in
         settings = EstSettings(chosen.est_url, chosen.est_username, reply.est_password,
-                               ca_pem=chosen.est_tls_roots, timeout=self._timeout)
+                               ca_pem=chosen.est_tls_roots, timeout=self._timeout, allow_private=self._allow_private)
         return self._provider(app_id, settings)
 
     def _provider(self, app_id: str, settings: EstSettings) -> EstCaProvider:

@@ -20,6 +20,7 @@ Everything has a working local default. A bad value fails at start-up with a
 | ``SIGNING_PKCS11_KEY_PREFIX`` | ``econtract-`` | label prefix of the platform's keys on the token (``<prefix>root``, ``…issuing``, ``…tsa``, ``…seal``) |
 | ``SIGNING_PREPARATION_SECONDS`` | ``600`` | how long a client-side signing preparation waits for the signer's signature (30–3600) |
 | ``SIGNING_REVOCATION_FETCH_SECONDS`` | ``10`` | timeout of each fetch of a client certificate's CRL or OCSP answer (1–60) |
+| ``SIGNING_OUTSIDE_CA_ALLOW_PRIVATE`` | ``true`` in dev mode, else ``false`` | let a business line's EST CA (``caProvider``) be on a loopback, private or link-local address |
 
 The URLs put into certificates (OCSP, CA issuers, CRL distribution points) are
 ``ECONTRACT_PUBLIC_URL`` followed by ``/pki/...``: the gateway serves them.
@@ -62,6 +63,7 @@ class SigningConfig:
     token: TokenSettings | None = None  # None: software keys
     preparation_ttl: dt.timedelta = dt.timedelta(minutes=10)
     revocation_fetch_timeout: float = 10.0
+    outside_ca_allow_private: bool = False
 
 
 def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T]) -> T:
@@ -88,6 +90,14 @@ def _font(raw: str) -> str:
     if not Path(path).is_file():
         raise ValueError("no such font file")
     return raw
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
 
 
 def _token(env: Mapping[str, str]) -> TokenSettings | None:
@@ -142,4 +152,5 @@ def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> Sig
         token=_token(env),
         preparation_ttl=dt.timedelta(seconds=_read(env, "SIGNING_PREPARATION_SECONDS", 600, _int_between(30, 3600))),
         revocation_fetch_timeout=float(_read(env, "SIGNING_REVOCATION_FETCH_SECONDS", 10, _int_between(1, 60))),
+        outside_ca_allow_private=_read(env, "SIGNING_OUTSIDE_CA_ALLOW_PRIVATE", settings.dev, _flag),
     )

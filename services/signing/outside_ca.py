@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import socket
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +53,7 @@ class EstSettings:
     ca_bundle: Path | None = None
     timeout: float = 10.0
     ca_pem: str = ""  # PEM roots for the TLS check, as a business line's settings hold them
+    allow_private: bool = True  # False: refuse a loopback, private or link-local EST host
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith("https://"):
@@ -77,6 +81,8 @@ class EstClient:
 
     def _call(self, method: str, operation: str, body: bytes | None = None, content_type: str = "") -> bytes:
         settings = self._settings
+        if not settings.allow_private:
+            _refuse_private(settings.base_url)
         request = urllib.request.Request(f"{settings.base_url}/{operation}", data=body, method=method)
         if content_type:
             request.add_header("Content-Type", content_type)
@@ -172,6 +178,23 @@ def signing_context(outside: pki.CaProvider, platform: pki.PlatformCa,
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _refuse_private(url: str) -> None:
+    """A business line names the EST URL: the service must not become its way into the
+    platform's own network, so every address the host resolves to must be public."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname or "", parts.port or 443, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise Unavailable(f"the outside CA's host {parts.hostname} cannot be resolved: {exc.strerror}") from None
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]))
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if not ip.is_global or ip.is_multicast:
+            raise FailedPrecondition(f"the outside CA's host {parts.hostname} resolves to {ip}, which is not a "
+                                     "public address: an EST service must be reachable on the internet")
 
 
 def _crl_urls(cert: x509.Certificate) -> list[str]:

@@ -85,3 +85,13 @@ def test_the_adapter_only_enrols(outside):
     with pytest.raises(FailedPrecondition, match="enroll"):
         _provider(est).issue_signer_certificate(PERSON, ec.generate_private_key(ec.SECP256R1()).public_key())
     assert "est-secret" not in repr(EstSettings(est.base_url, USER, PASSWORD))
+
+
+def test_an_est_host_on_a_private_address_is_refused_outside_dev_mode(outside):
+    _, est = outside
+    enrolled = len(est.enrolled)
+    guarded = EstCaProvider(EstClient(EstSettings(est.base_url, USER, PASSWORD, ca_bundle=est.tls_ca, timeout=5,
+                                                  allow_private=False)), b"est-test-id-hash-salt-01")
+    with pytest.raises(FailedPrecondition, match=r"resolves to 127\.0\.0\.1, which is not a public address"):
+        pki.new_signer(guarded, PERSON)
+    assert len(est.enrolled) == enrolled  # nothing was sent
