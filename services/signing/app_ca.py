@@ -25,12 +25,13 @@ _KEPT = 64  # providers kept (one per business line with an outside CA)
 
 class AppCaProviders:
     def __init__(self, peers: Peers, built_in: pki.PlatformCa, id_hash_salt: bytes, *, timeout: float = 10.0,
-                 allow_private: bool = False):
+                 allow_private: bool = False, tracer=None):
         self._peers = peers
         self._built_in = built_in
         self._salt = id_hash_salt
         self._timeout = timeout
         self._allow_private = allow_private
+        self._tracer = tracer
         self._kept: OrderedDict[str, EstCaProvider] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -61,7 +62,7 @@ class AppCaProviders:
             if provider is not None:
                 self._kept.move_to_end(fingerprint)
                 return provider
-        provider = EstCaProvider(EstClient(settings), self._salt, crl_timeout=self._timeout)
+        provider = EstCaProvider(EstClient(settings, self._tracer), self._salt, crl_timeout=self._timeout)
         with self._lock:
             self._kept[fingerprint] = provider
             while len(self._kept) > _KEPT:

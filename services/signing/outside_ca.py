@@ -62,10 +62,12 @@ class EstSettings:
 
 
 class EstClient:
-    """The two EST operations the platform needs."""
+    """The two EST operations the platform needs, each an ``est.<operation>`` client span
+    (method, host, path, status; never the credentials) when a tracer is given."""
 
-    def __init__(self, settings: EstSettings):
+    def __init__(self, settings: EstSettings, tracer=None):
         self._settings = settings
+        self._tracer = tracer
         self._tls = ssl.create_default_context(cafile=str(settings.ca_bundle) if settings.ca_bundle else None,
                                                cadata=settings.ca_pem or None)
 
@@ -80,6 +82,17 @@ class EstClient:
         return certs[0]
 
     def _call(self, method: str, operation: str, body: bytes | None = None, content_type: str = "") -> bytes:
+        if self._tracer is None:
+            return self._exchange(method, operation, body, content_type, None)
+        from opentelemetry.trace import SpanKind
+
+        parts = urllib.parse.urlsplit(f"{self._settings.base_url}/{operation}")
+        attributes = {"http.request.method": method, "server.address": parts.hostname or "", "url.path": parts.path}
+        with self._tracer.start_as_current_span(f"est.{operation}", kind=SpanKind.CLIENT,
+                                                attributes=attributes) as span:
+            return self._exchange(method, operation, body, content_type, span)
+
+    def _exchange(self, method: str, operation: str, body: bytes | None, content_type: str, span) -> bytes:
         settings = self._settings
         if not settings.allow_private:
             _refuse_private(settings.base_url)
@@ -91,11 +104,15 @@ class EstClient:
         request.add_header("Authorization", f"Basic {token}")
         try:
             with urllib.request.urlopen(request, timeout=settings.timeout, context=self._tls) as answer:
+                if span is not None:
+                    span.set_attribute("http.response.status_code", answer.status)
                 if answer.status == 202:
                     retry = answer.headers.get("Retry-After", "later")
                     raise Unavailable(f"the outside CA holds the request for approval; retry after {retry} s")
                 return answer.read(_MAX_ANSWER)
         except urllib.error.HTTPError as exc:
+            if span is not None:
+                span.set_attribute("http.response.status_code", exc.code)
             if exc.code in (401, 403):
                 raise PermissionDenied(f"the outside CA refused the EST credentials of {settings.username!r} "
                                        f"(HTTP {exc.code})") from None

@@ -74,8 +74,9 @@ def build_parts(ctx: ServiceContext, config: SigningConfig) -> SigningParts:
     tsa = TimestampAuthority(ca.tsa_material())
     seals = SealLibrary(SealStore(ctx.sessions), ctx.blobs, secrets, font=config.seal_font,
                         limits=config.upload_limits, styles=AppSealStyles(ctx.peers).for_app)
+    tracer = ctx.tracer_provider.get_tracer("econtract.signing.outside_ca") if ctx.tracer_provider else None
     providers = AppCaProviders(ctx.peers, ca, secrets.id_hash_salt, timeout=config.revocation_fetch_timeout,
-                               allow_private=config.outside_ca_allow_private)
+                               allow_private=config.outside_ca_allow_private, tracer=tracer)
     signatures = Signatures(ca, tsa, seals, EvidenceStore(ctx.sessions), ctx.blobs, providers=providers.for_app)
     client = ClientSignatures(signatures, ca, tsa, PreparationStore(ctx.sessions), AppTrustAnchors(ctx.peers).for_app,
                               ttl=config.preparation_ttl, fetch_timeout=config.revocation_fetch_timeout)

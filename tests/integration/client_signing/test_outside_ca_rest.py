@@ -77,7 +77,8 @@ def test_the_password_is_kept_but_never_shown(licensed, licensed_ca):
     assert "https" in error(plain, 400, INVALID_ARGUMENT)["message"]
 
 
-def test_cloud_signing_gets_the_signer_certificate_from_the_chosen_ca(licensed, licensed_ca, reviewer, new_app):
+def test_cloud_signing_gets_the_signer_certificate_from_the_chosen_ca(mesh, licensed, licensed_ca, reviewer,
+                                                                      new_app):
     ca, est = licensed_ca
     enrolled = len(est.enrolled)
     contract, pdf = _signed_pdf(licensed, reviewer)
@@ -88,6 +89,12 @@ def test_cloud_signing_gets_the_signer_certificate_from_the_chosen_ca(licensed, 
     assert cert.issuer == ca.root.subject
     cert.verify_directly_issued_by(ca.root)
     assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "张三"
+    # The enrolment is traced as a client span of its own, without the credentials.
+    spans = mesh.exporter.get_finished_spans()
+    enrolments = [s for s in spans if s.name == "est.simpleenroll"]
+    assert enrolments and enrolments[-1].attributes["http.response.status_code"] == 200
+    assert enrolments[-1].attributes["url.path"] == "/.well-known/est/simpleenroll"
+    assert not [s for s in spans if any(PASSWORD in str(v) for v in (s.attributes or {}).values())]
 
     # Trusted for the business line that registered the CA's root...
     report = steps.verify(licensed, pdf)
