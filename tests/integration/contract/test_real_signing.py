@@ -102,10 +102,16 @@ def test_a_document_changed_in_storage_is_not_signed(mesh, real_signing, busines
     recorded = contract["documents"][0]["sha256"]
     blobs = BlobStore(mesh.settings("contract").blob_dir)
     stored = blobs.root / recorded[:2] / recorded[2:4] / recorded
-    stored.write_bytes(blobs.get("sha256:" + recorded) + b"%changed in storage\n")
-    lender = signer_of(contract, "lender")
-    token = intent_token(business, lender["signerId"], [contract["contractId"]], lender["mobile"])
-    reply = sign(business, contract["contractId"], lender["signerId"], token)
+    original = stored.read_bytes()
+    # The blob is shared: the render cache hands the same PDF to later contracts of this
+    # template and data, so the change is undone once the signature was attempted.
+    stored.write_bytes(original + b"%changed in storage\n")
+    try:
+        lender = signer_of(contract, "lender")
+        token = intent_token(business, lender["signerId"], [contract["contractId"]], lender["mobile"])
+        reply = sign(business, contract["contractId"], lender["signerId"], token)
+    finally:
+        stored.write_bytes(original)
     assert reply.status_code == 400 and reply.json()["code"] == 9, reply.text  # FAILED_PRECONDITION
     assert "no longer matches the contract's record" in reply.json()["message"]
     after = ok(business.get(f"/v1/contracts/{contract['contractId']}"))
