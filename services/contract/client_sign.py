@@ -87,7 +87,9 @@ class Preparations:
         return signing_pb2_grpc.SigningServiceStub(self._peers.channel("signing"))
 
     def prepare(self, pdf_ref: str, signer: Signer, claims: IntentClaims, chain: list[str], appearance: Appearance,
-                placement: Placement, *, contract_id: str, field_name: str, reason: str) -> Prepared:
+                placement: Placement, *, contract_id: str, document_sha256: str, field_name: str,
+                reason: str) -> Prepared:
+        """``document_sha256``: the hash the contract recorded, which the stored PDF must still have."""
         from econtract.common.v1 import common_pb2
         from econtract.signing.v1 import signing_pb2
 
@@ -97,6 +99,7 @@ class Preparations:
             positions=[common_pb2.SignaturePosition(keyword=p.keyword, page=p.page, x=p.x, y=p.y, width=p.width,
                                                     height=p.height) for p in placement.positions],
             field_name=field_name, reason=reason, contract_id=contract_id,
+            document_sha256=document_sha256,
         )
         if appearance.seal_id:
             request.seal_id = appearance.seal_id
@@ -186,7 +189,8 @@ class ClientSigning(Lifecycle):
             replace(self._preparations.prepare(
                 document.blob_ref, _as_confirmed(signer, claims), claims, chain, appearance,
                 placement_for(contract, document, signer), contract_id=contract.contract_id,
-                field_name=f"sig_{signer.signer_id}", reason=f"{signer.role}: {contract.title}"),
+                document_sha256=document.sha256, field_name=f"sig_{signer.signer_id}",
+                reason=f"{signer.role}: {contract.title}"),
                 document_id=document.document_id)
             for document in contract.documents
         ]

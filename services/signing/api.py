@@ -134,6 +134,7 @@ class SigningApi(signing_pb2_grpc.SigningServiceServicer):
             handwriting=request.handwriting_image or None,
             field_name=request.field_name,
             reason=request.reason,
+            document_sha256=request.document_sha256,
         ))
         return pb.PrepareSignatureResponse(preparation_id=prepared.preparation_id, to_be_signed=prepared.to_be_signed,
                                            digest=prepared.digest, expire_time=_timestamp(prepared.expires_at))

@@ -71,6 +71,7 @@ class PrepareRequest:
     handwriting: bytes | None = None
     field_name: str = ""
     reason: str = ""
+    document_sha256: str = ""  # what the contract recorded for the document; empty: not checked
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class ClientSignatures:
     def prepare(self, request: PrepareRequest) -> Preparation:
         signer = request.signer
         digest = hashlib.sha256(request.pdf).hexdigest()
+        if request.document_sha256:
+            pades.check_unchanged(request.pdf, request.document_sha256)  # before the chain is fetched and checked
         now = self._clock()
         claims = check_intent(request.intent, contract_id=request.contract_id, document_sha256=digest,
                               signer_id=signer.signer_id, subject_id=signer.subject_id, now=now)
@@ -132,7 +135,8 @@ class ClientSignatures:
         prepared = interrupted.prepare(
             request.pdf, chain.leaf, chain.cas, field_name=field_name, timestamper=self._tsa.timestamper(),
             validation_context=self._embedding_context(chain, claims.app_id, revocation),
-            appearances=appearances, reason=request.reason or None, expected_sha256=digest)
+            appearances=appearances, reason=request.reason or None,
+            expected_sha256=request.document_sha256 or None)
 
         details = {
             "intent": claims.to_json(),

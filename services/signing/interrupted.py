@@ -54,6 +54,7 @@ from services.signing.pades import (
     _signing_failure,
     _timestamp_time,
     _Widget,
+    check_unchanged,
 )
 
 DIGEST = "sha256"
@@ -85,8 +86,8 @@ def prepare(pdf: bytes, cert: x509.Certificate, chain: Sequence[x509.Certificate
     ``validation_context`` must know the signer's chain and its revocation data, and
     the TSA's: what it holds is written to the DSS (no fetching happens here).
     """
-    if expected_sha256 is not None and hashlib.sha256(pdf).hexdigest() != expected_sha256.lower():
-        raise FailedPrecondition("the document changed: its SHA-256 no longer matches the contract's record")
+    if expected_sha256 is not None:
+        check_unchanged(pdf, expected_sha256)
     writer = _open_writer(pdf)
     _check_field_free(writer, field_name)
     widgets = [_Widget(a.placement.page_index, a.placement.rect, a.png) for a in appearances]

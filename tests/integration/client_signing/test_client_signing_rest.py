@@ -205,6 +205,25 @@ def test_prepare_needs_a_chain(business, borrower_template):
     assert "certificateChain" in violations(error(reply, 400, INVALID_ARGUMENT))
 
 
+def test_a_document_changed_in_storage_cannot_be_prepared(mesh, business, borrower_template, outside_ca):
+    contract = _borrower_contract(business, borrower_template)
+    recorded = contract["documents"][0]["sha256"]
+    blobs = mesh.contexts["contract"].blobs
+    stored = blobs.root / recorded[:2] / recorded[2:4] / recorded
+    original = stored.read_bytes()
+    # The blob is shared: the render cache hands the same PDF to later contracts of this
+    # template and data, so the change is undone once the preparation was attempted.
+    stored.write_bytes(original + b"%changed in storage\n")
+    try:
+        reply = steps.prepare(business, contract, "borrower", ClientKey.ec(outside_ca, "张三"))
+    finally:
+        stored.write_bytes(original)
+    refused = error(reply, 400, FAILED_PRECONDITION)
+    assert "no longer matches the contract's record" in refused["message"], refused
+    after = ok(business.get(f"/v1/contracts/{contract['contractId']}"))
+    assert signer_of(after, "borrower")["status"] == "PENDING" and after["documents"] == contract["documents"]
+    events = [e["type"] for e in ok(business.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]]
+    assert "signature.prepared" not in events
 
 
 def test_an_intent_token_of_another_signer_or_contract_cannot_prepare(business, loan_template, borrower_template,
