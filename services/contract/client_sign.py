@@ -101,6 +101,10 @@ class Preparations:
             field_name=field_name, reason=reason, contract_id=contract_id,
             document_sha256=document_sha256,
         )
+        if placement.date_position is not None:
+            p = placement.date_position
+            request.date_position.CopyFrom(common_pb2.SignaturePosition(
+                keyword=p.keyword, page=p.page, x=p.x, y=p.y, width=p.width, height=p.height))
         if appearance.seal_id:
             request.seal_id = appearance.seal_id
         elif appearance.handwriting:

@@ -135,6 +135,7 @@ class SigningApi(signing_pb2_grpc.SigningServiceServicer):
             field_name=request.field_name,
             reason=request.reason,
             document_sha256=request.document_sha256,
+            date_position=_position(request.date_position) if request.HasField("date_position") else None,
         ))
         return pb.PrepareSignatureResponse(preparation_id=prepared.preparation_id, to_be_signed=prepared.to_be_signed,
                                            digest=prepared.digest, expire_time=_timestamp(prepared.expires_at))

@@ -5,8 +5,10 @@ Two steps, any replica serving either:
 ``prepare``: the intent claims must allow this document (as for every signature); the
 signer's chain is read and checked (``client_chain``: names the signer, chains to a CA
 the business line trusts or to the platform roots, not revoked); the document gets its
-signature field, seal appearance, validation data and placeholder, and the CMS signed
-attributes are computed (``interrupted.prepare``). The preparation is stored with an
+signature field, seal appearance, signing date stamp (where the template places one, as
+in cloud signing: a widget of the same signature, so the signer's key covers it),
+validation data and placeholder, and the CMS signed attributes are computed
+(``interrupted.prepare``). The preparation is stored with an
 expiry; the signer receives the DER of the signed attributes (``to_be_signed``) and its
 SHA-256. Expired preparations are deleted by later ``prepare`` calls after a grace
 period, during which completing one still answers "expired" rather than "not found".
@@ -39,8 +41,16 @@ from pyhanko_certvalidator import ValidationContext
 from core.errors import FailedPrecondition, NotFound, invalid
 from services.signing import client_chain, interrupted, pades, pki
 from services.signing.intent import IntentClaims, check_intent
-from services.signing.placement import AppearanceKind, Position, placements
-from services.signing.signatures import ORG, SignedDocument, Signatures, Signer, SignRequest, certificate_subject
+from services.signing.placement import AppearanceKind, Position, date_stamps, placements
+from services.signing.signatures import (
+    ORG,
+    SignedDocument,
+    Signatures,
+    Signer,
+    SignRequest,
+    certificate_subject,
+    signing_date,
+)
 from services.signing.store import COMPLETED, PREPARED, PreparationRecord, PreparationStore
 from services.signing.tsa import TimestampAuthority
 
@@ -72,6 +82,7 @@ class PrepareRequest:
     field_name: str = ""
     reason: str = ""
     document_sha256: str = ""  # what the contract recorded for the document; empty: not checked
+    date_position: Position | None = None  # where the signing date is stamped, if anywhere
 
 
 @dataclass(frozen=True)
@@ -132,11 +143,14 @@ class ClientSignatures:
                        for p in placements(request.pdf, request.positions, shown.kind, shown.pixels)]
         field_name = request.field_name or (signer.signer_id if signer.signer_id and "." not in signer.signer_id
                                             else f"sig_{secrets.token_hex(6)}")
+        # The date of preparing, when the signed attributes' signing time is taken too.
+        dates = (date_stamps(request.pdf, request.date_position, signing_date(now))
+                 if request.date_position is not None else [])
         prepared = interrupted.prepare(
             request.pdf, chain.leaf, chain.cas, field_name=field_name, timestamper=self._tsa.timestamper(),
             validation_context=self._embedding_context(chain, claims.app_id, revocation),
             appearances=appearances, reason=request.reason or None,
-            expected_sha256=request.document_sha256 or None)
+            expected_sha256=request.document_sha256 or None, date_stamps=dates)
 
         details = {
             "intent": claims.to_json(),
@@ -145,7 +159,8 @@ class ClientSignatures:
             "certificate": {"serial": chain.serial, "subject": chain.leaf.subject.rfc4514_string(),
                             "issuer": chain.leaf.issuer.rfc4514_string()},
             "appearance": {"kind": shown.kind.value, "sealId": shown.seal_id,
-                           "imageSha256": hashlib.sha256(shown.png).hexdigest(), "widgets": len(appearances)},
+                           "imageSha256": hashlib.sha256(shown.png).hexdigest(), "widgets": len(appearances),
+                           "dateStamp": dates[0].text if dates else None},
         }
         record = PreparationRecord(
             preparation_id="prep_" + secrets.token_hex(12), app_id=claims.app_id, contract_id=request.contract_id,

@@ -43,6 +43,7 @@ from core.errors import FailedPrecondition
 from services.signing.pades import (
     _DSS,
     Appearance,
+    DateStamp,
     RidingSeal,
     SignedPdf,
     _add_signature_field,
@@ -80,7 +81,8 @@ class PreparedPdf:
 def prepare(pdf: bytes, cert: x509.Certificate, chain: Sequence[x509.Certificate], *, field_name: str,
             timestamper: TimeStamper, validation_context: ValidationContext,
             appearances: Sequence[Appearance] = (), riding_seal: RidingSeal | None = None,
-            reason: str | None = None, expected_sha256: str | None = None) -> PreparedPdf:
+            reason: str | None = None, expected_sha256: str | None = None,
+            date_stamps: Sequence[DateStamp] = ()) -> PreparedPdf:
     """Prepare one PAdES B-LT signature by ``cert``'s key, to be finished with :func:`finish`.
 
     ``validation_context`` must know the signer's chain and its revocation data, and
@@ -93,6 +95,7 @@ def prepare(pdf: bytes, cert: x509.Certificate, chain: Sequence[x509.Certificate
     widgets = [_Widget(a.placement.page_index, a.placement.rect, a.png) for a in appearances]
     if riding_seal is not None:
         widgets.extend(_riding_widgets(writer, riding_seal))
+    widgets.extend(_Widget(d.placement.page_index, d.placement.rect, text=d) for d in date_stamps)
     if not widgets:
         widgets.append(_Widget(0, (0.0, 0.0, 0.0, 0.0)))
     field, extra_kids = _add_signature_field(writer, field_name, widgets)

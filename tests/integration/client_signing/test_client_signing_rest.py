@@ -15,9 +15,13 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from services.signing import verify as verifier
 from services.signing.store import PreparationRow
+from services.signing.signatures import signing_date
+from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.integration.client_signing import steps
+from tests.integration.client_signing.conftest import BORROWER_ONLY
 from tests.integration.client_signing.steps import ClientKey
 from tests.integration.contract.helpers import (
+    approved_template,
     borrower,
     create_contract,
     error,
@@ -28,6 +32,7 @@ from tests.integration.contract.helpers import (
     signer_of,
     violations,
 )
+from tests.support.pdf_text import text_in
 from tests.unit.signing.fixtures import contract_pdf
 
 FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED = 9, 3, 5, 7
@@ -89,6 +94,33 @@ def test_a_client_signs_with_its_own_key_through_rest(mesh, business, new_app, l
 
     events = [e["type"] for e in ok(business.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]]
     assert "signature.prepared" in events and "document.timestamped" in events
+
+
+def test_the_signing_date_is_stamped_where_the_template_says_and_signed_by_the_client(business, reviewer,
+                                                                                      outside_ca):
+    dated = [{**BORROWER_ONLY[0], "datePosition": {"page": 3, "x": 400, "y": 60}}]
+    template = approved_template(business, reviewer, loan_contract_docx_bytes(), roles=dated)
+    contract = _borrower_contract(business, template)
+    date_box = (340, 50, 460, 70)  # around (400, 60) of page 3
+    assert text_in(steps.document(business, contract["contractId"]), 2, date_box).strip() == ""
+    key = ClientKey.ec(outside_ca, "张三")
+    before = signing_date(dt.datetime.now(dt.timezone.utc))
+    preparation = steps.prepared(business, contract, "borrower", key)
+    after = signing_date(dt.datetime.now(dt.timezone.utc))
+    done = ok(steps.complete(business, contract, preparation, key.sign(steps.to_be_signed(preparation))))
+    assert done["status"] == "COMPLETED"
+
+    pdf = steps.document(business, contract["contractId"])
+    assert text_in(pdf, 2, date_box).strip() in {before, after}
+    field = f"sig_{signer_of(contract, 'borrower')['signerId']}"
+    report = steps.verify(business, pdf)
+    mine = next(s for s in report["signatures"] if s["fieldName"] == field)
+    assert report["valid"] is True and mine["verdict"] == "VALID" and mine["intact"], report
+    assert mine["serialNumber"] == format(key.cert.serial_number, "x")
+    # The date is part of what the client's key signed: the revision it covers shows it already.
+    (signature,) = [s for s in PdfFileReader(io.BytesIO(pdf)).embedded_signatures if s.field_name == field]
+    start, length = signature.byte_range[2], signature.byte_range[3]
+    assert text_in(pdf[:start + length], 2, date_box).strip() in {before, after}
 
 
 def test_an_rsa_key_signs_too_and_a_wrong_signature_changes_nothing(business, borrower_template, outside_ca):
@@ -178,10 +210,6 @@ def test_a_revoked_client_certificate_is_refused(business, borrower_template, ou
 
 
 def test_a_ca_the_business_line_did_not_register_cannot_sign(new_app, reviewer, outside_ca):
-    from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
-    from tests.integration.client_signing.conftest import BORROWER_ONLY
-    from tests.integration.contract.helpers import approved_template
-
     unanchored = new_app("client-signing-unanchored")
     template = approved_template(unanchored, reviewer, loan_contract_docx_bytes(), roles=BORROWER_ONLY)
     contract = _borrower_contract(unanchored, template)
