@@ -28,6 +28,13 @@ class IntentClaims:
     method: str
     recipient: str  # masked
     raw: bytes = field(repr=False)
+    methods: tuple[str, ...] = ()  # every method confirmed into the token, ``method`` last
+    face_person_id: str = ""  # for an organisation's face check: the person who took it
+    face_person_basis: str = ""  # how that person was recognised (agent, legal representative by ID number or name)
+
+    @property
+    def all_methods(self) -> tuple[str, ...]:
+        return self.methods or (self.method,)
 
 
 class Identity:
@@ -73,6 +80,7 @@ class Identity:
 
     def consume_intent(self, token: str, signer_id: str, contract_id: str, hashes: Sequence[str]) -> IntentClaims:
         """Accept the intent token for this contract's current documents (once per contract)."""
+        from econtract.common.v1 import common_pb2
         from econtract.identity.v1 import identity_pb2
 
         request = identity_pb2.ConsumeIntentTokenRequest(
@@ -92,6 +100,9 @@ class Identity:
             method=claims.DESCRIPTOR.fields_by_name["method"].enum_type.values_by_number[claims.method].name,
             recipient=claims.recipient,
             raw=claims.SerializeToString(),
+            methods=tuple(common_pb2.IntentMethod.Name(m) for m in reply.methods),
+            face_person_id=reply.face_person_subject_id,
+            face_person_basis=reply.face_person_basis,
         )
 
     def sign_app_message(self, app_id: str, message: bytes) -> str:

@@ -71,6 +71,15 @@ def _as_confirmed(signer: Signer, claims: IntentClaims) -> Signer:
     return signer
 
 
+def _intent_evidence(claims: IntentClaims) -> dict[str, Any]:
+    """Every method the intent was confirmed by, and for an organisation's face check the
+    person who took it and how they were recognised as one who may sign for it."""
+    evidence: dict[str, Any] = {"intentMethods": list(claims.all_methods)}
+    if claims.face_person_id:
+        evidence.update(facePersonSubjectId=claims.face_person_id, facePersonBasis=claims.face_person_basis)
+    return evidence
+
+
 def _lost_race(contract: Contract, signer: Signer) -> Aborted:
     return Aborted(
         f"contract {contract.contract_id} changed while signer {signer.signer_id} was signing (another signer or "
@@ -141,7 +150,8 @@ class Lifecycle:
             )
             for document in contract.documents
         ]
-        details = {"intentMethod": claims.method, "intentTokenId": claims.token_id, "certificates": [s.certificate_serial for s in signed]}
+        details = {"intentMethod": claims.method, "intentTokenId": claims.token_id,
+                   "certificates": [s.certificate_serial for s in signed], **_intent_evidence(claims)}
         return self._record_signature(contract, signer, signed, "signed", "signer.signed", details, actor)
 
     def agree(self, app_id: str, contract_id: str, signer_id: str, *, reading_seconds: int, evidence: ClientEvidence,
@@ -189,6 +199,7 @@ class Lifecycle:
             "deviceId": evidence.device_id,
             "pageUrl": evidence.page_url,
             "intentTokenId": claims.token_id if claims else "",
+            **(_intent_evidence(claims) if claims else {}),
         }
         return self._record_signature(contract, signer, sealed, "agreed", "signer.agreed", details, actor)
 
@@ -202,7 +213,7 @@ class Lifecycle:
                 actor,
                 signer_id=signer.signer_id,
                 details={"method": claims.method, "tokenId": claims.token_id, "challengeId": claims.challenge_id,
-                         "recipient": claims.recipient, "subjectId": claims.subject_id},
+                         "recipient": claims.recipient, "subjectId": claims.subject_id, **_intent_evidence(claims)},
                 now=self._clock(),
             )
 

@@ -24,7 +24,7 @@ from services.identity.notices import NoticeDelivery
 from services.identity.policy import IntentMethod, IntentPolicy, SignerKind
 from services.identity.realname import normalise_mobile
 from services.identity.senders import Channel, DevOutboxSender
-from services.identity.subjects import Subject, Subjects
+from services.identity.subjects import ID_CARD, Subject, Subjects
 from services.identity.verification import RealNameVerification
 
 # App settings that a business line manages itself, by their proto field names.
@@ -98,6 +98,7 @@ def _subject_message(subject: Subject) -> pb.Subject:
         identifiers=[common_pb2.SubjectRef(id_type=i.id_type, id=i.value) for i in subject.identifiers],
         legal_representative=subject.legal_representative,
         agent_subject_ids=subject.agent_ids,
+        legal_representative_id_number_set=subject.legal_representative_id_set,
     )
     if subject.real_name is not None:
         message.verified_level = subject.real_name.level.name
@@ -276,6 +277,8 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
             [subjects.identifier(r.id_type, r.id, f"identifiers[{i}]") for i, r in enumerate(request.identifiers)],
             request.legal_representative,
             [subjects.identifier(r.id_type, r.id, f"authorizedAgents[{i}]") for i, r in enumerate(request.authorized_agents)],
+            subjects.identifier(ID_CARD, request.legal_representative_id_number, "legalRepresentativeIdNumber")
+            if request.legal_representative_id_number else None,
         )
         return pb.UpsertSubjectResponse(subject=_subject_message(upserted.subject), created=upserted.created)
 
@@ -321,6 +324,7 @@ class IdentityApi(identity_pb2_grpc.IdentityServiceServicer):
         )
         return pb.ConsumeIntentTokenResponse(
             claims=_claims_message(claims), face_person_subject_id=claims.face_person_id,
+            face_person_basis=claims.face_person_basis,
             methods=[common_pb2.IntentMethod.Value(m.value) for m in claims.all_methods],
         )
 

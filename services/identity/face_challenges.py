@@ -8,7 +8,7 @@ checks racing each other yield one token.
 
 Key: ``{ns}:face:ch:{challengeId}`` — hash: subject_id, signer_id, app_id, signer_kind,
 amount, person_subject_id (for an organisation, the legal representative or agent facing the
-camera), contract_ids and document_hashes (JSON), expires_ms, attempts, state (active, used,
+camera) and person_basis (how that person was recognised), contract_ids and document_hashes (JSON), expires_ms, attempts, state (active, used,
 locked).
 """
 from __future__ import annotations
@@ -74,6 +74,7 @@ class FaceChallenge:
     signer_kind: str = ""  # PERSON or ORG, for the policy at signing
     amount: str = ""  # the largest contract amount in yuan; empty when unknown
     person_subject_id: str = ""  # for an organisation: the person whose face is checked
+    person_basis: str = ""  # how that person was recognised as one who may sign for it
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class FaceChallenges:
 
     def create(self, *, subject_id: str, signer_id: str, contract_ids: Sequence[str],
                document_hashes: Mapping[str, Sequence[str]], app_id: str = "", signer_kind: str = "",
-               amount: str = "", person_subject_id: str = "") -> FaceChallenge:
+               amount: str = "", person_subject_id: str = "", person_basis: str = "") -> FaceChallenge:
         challenge_id = "ch_" + secrets.token_urlsafe(18)
         key = self._key(challenge_id)
         fields = {
@@ -117,6 +118,7 @@ class FaceChallenges:
             "signer_kind": signer_kind,
             "amount": amount,
             "person_subject_id": person_subject_id,
+            "person_basis": person_basis,
             "contract_ids": json.dumps(list(contract_ids)),
             "document_hashes": json.dumps({c: list(h) for c, h in document_hashes.items()}),
             "expires_ms": str(int(self._clock() * 1000) + self._ttl_ms),
@@ -150,6 +152,7 @@ class FaceChallenges:
             signer_kind=data.get("signer_kind", ""),
             amount=data.get("amount", ""),
             person_subject_id=data.get("person_subject_id", ""),
+            person_basis=data.get("person_basis", ""),
         )
 
     def attempt(self, challenge_id: str, check: Callable[[FaceChallenge], bool]) -> FaceAttempt:

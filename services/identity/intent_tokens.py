@@ -13,8 +13,9 @@ policy needs several; tokens without it carry ``mth`` alone), ``iat`` and ``exp`
 seconds), ``knd`` (signer kind) and ``amt`` (largest contract amount, absent when unknown)
 for checking the policy at signing, and for the evidence record (``IntentClaims`` in
 common.proto) ``chl`` (challenge id), ``app`` (app id), ``rcp`` (masked recipient),
-``frf`` (face provider reference) and ``fps`` (subject id of the person who passed the face
-check for an organisation), each omitted when empty.
+``frf`` (face provider reference), ``fps`` (subject id of the person who passed the face
+check for an organisation) and ``fpb`` (how that person was recognised, see
+``FacePersonBasis`` in intents.py), each omitted when empty.
 
 A token is accepted once per contract: ``consume`` records (token id, contract id) with
 Redis ``SET NX`` under ``{ns}:intent:used:{jti}:{contractId}``, kept until the token would
@@ -51,7 +52,7 @@ _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _MAX_TOKEN_CHARS = 16_384
 _USE_MARGIN_SECONDS = 60
 _OPTIONAL = {"chl": "challenge_id", "app": "app_id", "rcp": "recipient", "frf": "face_reference",
-             "fps": "face_person_id", "knd": "signer_kind", "amt": "amount"}
+             "fps": "face_person_id", "fpb": "face_person_basis", "knd": "signer_kind", "amt": "amount"}
 
 
 class TokenInvalid(InvalidArgument):
@@ -82,6 +83,7 @@ class IntentClaims:
     recipient: str = ""  # masked, e.g. 138****0000; empty for FACE
     face_reference: str = ""
     face_person_id: str = ""  # for an organisation: the person whose face was checked
+    face_person_basis: str = ""  # how that person was recognised (agent, representative by ID number or name)
     methods: tuple[IntentMethod, ...] = ()  # every confirmed method; empty = just ``method``
     signer_kind: str = ""  # PERSON or ORG; empty in tokens from before several methods
     amount: str = ""  # the largest contract amount in yuan; empty when unknown

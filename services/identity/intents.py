@@ -11,6 +11,7 @@ resent by another (it looks like a challenge that does not exist).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,14 @@ class FacePerson:
 
     id_number: str = field(repr=False)
     name: str = ""
+
+
+class FacePersonBasis(enum.StrEnum):
+    """How the person taking an organisation's face check was recognised."""
+
+    AUTHORISED_AGENT = "AUTHORISED_AGENT"
+    LEGAL_REPRESENTATIVE_ID_NUMBER = "LEGAL_REPRESENTATIVE_ID_NUMBER"  # the ID number on record
+    LEGAL_REPRESENTATIVE_NAME = "LEGAL_REPRESENTATIVE_NAME"  # no ID number on record: by name only
 
 
 def _largest_amount(context: SigningContext) -> Decimal | None:
@@ -168,20 +177,22 @@ class Intents:
     ) -> StartedIntent:
         if self._face_verifier is None:
             raise FailedPrecondition("no face verifier configured; FACE intent verification is not available")
-        person = self._face_person(subject, face_person) if subject.kind is SignerKind.ORG else subject
+        person, basis = self._face_person(subject, face_person) if subject.kind is SignerKind.ORG else (subject, None)
         if person.identifier(ID_CARD) is None:
             raise FailedPrecondition(f"signer {context.signer_id} has no ID_CARD on record; a face check compares against it")
         challenge = self._faces.create(
             subject_id=subject.subject_id, signer_id=context.signer_id, contract_ids=contract_ids,
             document_hashes=hashes, app_id=app_id, **facts,
-            person_subject_id="" if person is subject else person.subject_id,
+            person_subject_id="" if person is subject else person.subject_id, person_basis=basis or "",
         )
-        log.info("intent challenge %s: FACE for signer %s", challenge.id, context.signer_id)
+        log.info("intent challenge %s: FACE for signer %s%s", challenge.id, context.signer_id,
+                 f" taken by {person.subject_id} ({basis})" if basis else "")
         return StartedIntent(challenge.id, IntentMethod.FACE, challenge.expires_at)
 
-    def _face_person(self, org: Subject, named: FacePerson | None) -> Subject:
-        """The person who takes an organisation's face check: one of its authorised agents, or
-        its legal representative (by the name on record; known as a person from then on)."""
+    def _face_person(self, org: Subject, named: FacePerson | None) -> tuple[Subject, FacePersonBasis]:
+        """The person who takes an organisation's face check, and how they were recognised: one
+        of its authorised agents, or its legal representative (by the ID number on record, or
+        by name when there is none; known as a person from then on)."""
         if named is None or not named.id_number.strip():
             raise invalid("facePerson", "an organisation signs by the face of its legal representative or an authorised "
                                         "agent: give that person's idNumber (and name)")
@@ -191,10 +202,17 @@ class Intents:
         except NotFound:
             known = None
         if known is not None and known.subject_id in org.agent_ids:
-            return known
-        name = known.name if known is not None else named.name.strip()
-        if org.legal_representative and name == org.legal_representative:
-            return known or self._subjects.upsert(SignerKind.PERSON, name, [identifier]).subject
+            return known, FacePersonBasis.AUTHORISED_AGENT
+        if org.legal_representative_id_set:
+            basis = FacePersonBasis.LEGAL_REPRESENTATIVE_ID_NUMBER
+            recognised = self._subjects.is_legal_representative(org, identifier)
+        else:
+            basis = FacePersonBasis.LEGAL_REPRESENTATIVE_NAME
+            recognised = bool(org.legal_representative) and (
+                known.name if known is not None else named.name.strip()) == org.legal_representative
+        if recognised:
+            # Face providers compare the name too: the one on record, not the one typed.
+            return known or self._subjects.upsert(SignerKind.PERSON, org.legal_representative, [identifier]).subject, basis
         raise PermissionDenied(
             f"the person named in facePerson is neither the legal representative nor an authorised agent of {org.name}"
         )
@@ -265,6 +283,7 @@ class Intents:
                 app_id=challenge.app_id,
                 face_reference=results[-1].reference,
                 face_person_id=challenge.person_subject_id,
+                face_person_basis=challenge.person_basis,
                 signer_kind=challenge.signer_kind,
                 amount=challenge.amount,
             ),
@@ -292,6 +311,7 @@ class Intents:
                 recipient=claims.recipient or prior.recipient,
                 face_reference=claims.face_reference or prior.face_reference,
                 face_person_id=claims.face_person_id or prior.face_person_id,
+                face_person_basis=claims.face_person_basis or prior.face_person_basis,
             )
         token, issued = self._tokens.issue(claims, self._token_ttl)
         missing = self._missing(issued)

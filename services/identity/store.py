@@ -46,6 +46,8 @@ class SubjectRow(IdentityBase):
     kind: Mapped[str] = mapped_column(sa.String(8))
     name: Mapped[str] = mapped_column(sa.String(200))
     legal_representative: Mapped[str] = mapped_column(sa.String(200), default="")
+    # The legal representative's ID number as the keyed HMAC its ID_CARD identifier would have.
+    legal_representative_id_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     realname_method: Mapped[str | None] = mapped_column(sa.String(80), nullable=True)
     realname_level: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     realname_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True), nullable=True)

@@ -14,6 +14,10 @@ Rules that keep a subject trustworthy:
 * The name a real-name check confirmed cannot be changed by a plain upsert; only a new
   verification at the same or a higher level replaces it.
 * Authorised agents of an organisation are existing PERSON subjects.
+* An organisation's legal representative may be recorded with an ID number, kept only as
+  the keyed HMAC its ID_CARD identifier has; it names the one person who is the legal
+  representative (a name alone matches anyone of that name). A new legal representative
+  (another name) forgets the old one's number.
 """
 from __future__ import annotations
 
@@ -85,6 +89,11 @@ class Subject:
     agent_ids: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+    legal_representative_id_hash: str = field(default="", repr=False)
+
+    @property
+    def legal_representative_id_set(self) -> bool:
+        return bool(self.legal_representative_id_hash)
 
     @property
     def level(self) -> RealNameLevel:
@@ -210,7 +219,13 @@ class Subjects:
             agent_ids=tuple(agents),
             created_at=_utc(row.created_at),
             updated_at=_utc(row.updated_at),
+            legal_representative_id_hash=row.legal_representative_id_hash or "",
         )
+
+    def is_legal_representative(self, org: Subject, person: Identifier) -> bool:
+        """Whether ``person`` is the ID number recorded for ``org``'s legal representative."""
+        return (person.id_type == ID_CARD and org.legal_representative_id_set
+                and hmac.compare_digest(self._hash(person), org.legal_representative_id_hash))
 
     # -- writes -----------------------------------------------------------------------
 
@@ -221,11 +236,14 @@ class Subjects:
         identifiers: Sequence[Identifier],
         legal_representative: str = "",
         agents: Sequence[Identifier] = (),
+        legal_representative_id: Identifier | None = None,
     ) -> Upserted:
-        """Create the subject, or update the one holding any of ``identifiers``."""
+        """Create the subject, or update the one holding any of ``identifiers``; for an
+        organisation, ``legal_representative_id`` is its legal representative's ID_CARD."""
         name, legal_representative = name.strip(), legal_representative.strip()
-        self._check_upsert(kind, name, identifiers, legal_representative, agents)
-        return self._retrying(lambda session: self._upsert_in(session, kind, name, identifiers, legal_representative, agents))
+        self._check_upsert(kind, name, identifiers, legal_representative, agents, legal_representative_id)
+        return self._retrying(lambda session: self._upsert_in(session, kind, name, identifiers, legal_representative,
+                                                              agents, legal_representative_id))
 
     def record_verification(
         self, kind: SignerKind, name: str, identifier: Identifier, result: RealNameResult, legal_representative: str = ""
@@ -251,6 +269,8 @@ class Subjects:
             if result.verified and result.level.value >= self._level(row).value:
                 row.name = name
                 if kind is SignerKind.ORG:
+                    if legal_representative != row.legal_representative:
+                        row.legal_representative_id_hash = None  # the number was the former representative's
                     row.legal_representative = legal_representative
                 row.realname_method = result.method
                 row.realname_level = result.level.name
@@ -282,7 +302,7 @@ class Subjects:
 
     def _check_upsert(
         self, kind: SignerKind, name: str, identifiers: Sequence[Identifier], legal_representative: str,
-        agents: Sequence[Identifier],
+        agents: Sequence[Identifier], legal_representative_id: Identifier | None = None,
     ) -> None:
         violations: list[FieldViolation] = []
         if not identifiers:
@@ -296,14 +316,16 @@ class Subjects:
         for id_type in _KIND_OF:
             if len({i.value for i in identifiers if i.id_type == id_type}) > 1:
                 violations.append(FieldViolation("identifiers", f"a subject has only one {id_type}"))
-        if kind is SignerKind.PERSON and (legal_representative or agents):
+        if kind is SignerKind.PERSON and (legal_representative or agents or legal_representative_id):
             violations.append(FieldViolation("legalRepresentative", "only organisations have a legal representative or agents"))
+        if legal_representative_id is not None and legal_representative_id.id_type != ID_CARD:
+            violations.append(FieldViolation("legalRepresentativeIdNumber", "must be a resident ID number"))
         if violations:
             raise InvalidArgument("; ".join(f"{v.field}: {v.description}" for v in violations), violations)
 
     def _upsert_in(
         self, session: Session, kind: SignerKind, name: str, identifiers: Sequence[Identifier],
-        legal_representative: str, agents: Sequence[Identifier],
+        legal_representative: str, agents: Sequence[Identifier], legal_representative_id: Identifier | None = None,
     ) -> Upserted:
         # One order for every writer: concurrent upserts then wait on each other's
         # identifiers instead of deadlocking on them.
@@ -342,6 +364,8 @@ class Subjects:
             held.add(key)
         for i, agent in enumerate(agents):
             self._add_agent(session, row.subject_id, agent, f"authorizedAgents[{i}]")
+        if legal_representative_id is not None:
+            self._set_representative_id(session, row, legal_representative_id)
         session.flush()
         return Upserted(self._subject(session, row), created)
 
@@ -359,9 +383,22 @@ class Subjects:
             )
         if name:
             row.name = name
-        if legal_representative:
+        if legal_representative and legal_representative != row.legal_representative:
             row.legal_representative = legal_representative
+            row.legal_representative_id_hash = None  # the number was the former representative's
         row.updated_at = _now()
+
+    def _set_representative_id(self, session: Session, org: SubjectRow, identifier: Identifier) -> None:
+        if not org.legal_representative:
+            raise invalid("legalRepresentative", "is needed with legalRepresentativeIdNumber: whose ID number it is")
+        found = self._find(session, identifier)
+        person = session.get(SubjectRow, found.subject_id) if found else None
+        if person is not None and (person.kind != SignerKind.PERSON.value or person.name != org.legal_representative):
+            raise FailedPrecondition(
+                f"legalRepresentativeIdNumber: {identifier.masked} is known as another subject than "
+                f"{org.legal_representative}; check the legal representative's name and ID number"
+            )
+        org.legal_representative_id_hash = self._hash(identifier)
 
     def _add_agent(self, session: Session, org_subject_id: str, agent: Identifier, field_path: str) -> None:
         found = self._find(session, agent)

@@ -2,7 +2,8 @@
 with the mesh's own signing service): a real token signs only its own signer's contract
 and documents, once; and a business line whose policy needs several intent methods gets
 a signature only once every one of them was confirmed into the token; an organisation's
-face check is taken by its legal representative or an authorised agent."""
+face check is taken by its legal representative (by the ID number on record, or by name
+when there is none, which the audit trail says) or an authorised agent."""
 from __future__ import annotations
 
 import base64
@@ -187,18 +188,20 @@ def identity(mesh) -> Iterator:
     channel.close()
 
 
-def organisation(identity, company: dict, representative: str, agents: list[str]) -> None:
-    """Record the lender's organisation with its legal representative and agents (by ID number)."""
+def organisation(identity, company: dict, representative: str, agents: list[str], representative_id: str = ""):
+    """Record the lender's organisation with its legal representative (and their ID number,
+    when given) and agents (by ID number)."""
     from econtract.common.v1 import common_pb2
     from econtract.identity.v1 import identity_pb2 as pb
 
     for number in agents:
         identity.UpsertSubject(pb.UpsertSubjectRequest(
             kind=common_pb2.PERSON, name="李四", identifiers=[common_pb2.SubjectRef(id_type="ID_CARD", id=number)]))
-    identity.UpsertSubject(pb.UpsertSubjectRequest(
+    return identity.UpsertSubject(pb.UpsertSubjectRequest(
         kind=common_pb2.ORG, name=company["name"], legal_representative=representative,
         identifiers=[common_pb2.SubjectRef(id_type=company["subject"]["idType"], id=company["subject"]["id"])],
-        authorized_agents=[common_pb2.SubjectRef(id_type="ID_CARD", id=n) for n in agents]))
+        authorized_agents=[common_pb2.SubjectRef(id_type="ID_CARD", id=n) for n in agents],
+        legal_representative_id_number=representative_id)).subject
 
 
 def face_for(line, contract: dict, person: dict | None):
@@ -215,20 +218,90 @@ def signs_by_face(line, contract: dict, started: dict) -> None:
     assert signer_of(ok(line.get(f"/v1/contracts/{contract['contractId']}")), "lender")["status"] == "SIGNED"
 
 
+def person_id(identity, id_number: str) -> str:
+    from econtract.common.v1 import common_pb2
+    from econtract.identity.v1 import identity_pb2 as pb
+
+    reply = identity.ResolveSubject(pb.ResolveSubjectRequest(subject=common_pb2.SubjectRef(id_type="ID_CARD", id=id_number)))
+    return reply.subject.subject_id
+
+
+def face_evidence(line, contract: dict) -> list[tuple[str, str, str]]:
+    """(event type, face person's subject id, how they were recognised) of the lender's intent and signature."""
+    events = ok(line.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]
+    lender_id = signer_of(contract, "lender")["signerId"]
+    return [(e["type"], e["details"].get("facePersonSubjectId"), e["details"].get("facePersonBasis"))
+            for e in events if e.get("signerId") == lender_id and e["type"] in ("intent.verified", "signer.signed")]
+
+
 def test_an_authorised_agent_takes_the_organisations_face_check(line, template_id, identity, policy):
     set_policy(line, {"allowedMethods": ["SMS", "FACE"], "faceForOrgs": True})
     agent = random_id_number()
     contract = side_by_side(line, template_id)
     organisation(identity, signer_of(contract, "lender"), "王五", [agent])
     signs_by_face(line, contract, ok(face_for(line, contract, {"idNumber": agent})))
+    by = person_id(identity, agent)
+    assert face_evidence(line, contract) == [("intent.verified", by, "AUTHORISED_AGENT"),
+                                             ("signer.signed", by, "AUTHORISED_AGENT")]
 
 
 def test_the_legal_representative_takes_the_organisations_face_check(line, template_id, identity, policy):
     set_policy(line, {"allowedMethods": ["SMS", "FACE"], "faceForOrgs": True})
     contract = side_by_side(line, template_id)
-    organisation(identity, signer_of(contract, "lender"), "王五", [])
-    started = ok(face_for(line, contract, {"idNumber": random_id_number(), "name": "王五"}))
+    recorded = organisation(identity, signer_of(contract, "lender"), "王五", [])
+    assert recorded.legal_representative_id_number_set is False
+    representative = random_id_number()
+    started = ok(face_for(line, contract, {"idNumber": representative, "name": "王五"}))
     signs_by_face(line, contract, started)
+    # No ID number on record: recognised by name only, and the evidence says so.
+    by = person_id(identity, representative)
+    assert face_evidence(line, contract) == [("intent.verified", by, "LEGAL_REPRESENTATIVE_NAME"),
+                                             ("signer.signed", by, "LEGAL_REPRESENTATIVE_NAME")]
+
+
+def test_with_the_legal_representatives_id_number_on_record_a_namesake_is_refused(line, template_id, identity, policy):
+    set_policy(line, {"allowedMethods": ["SMS", "FACE"], "faceForOrgs": True})
+    contract = side_by_side(line, template_id)
+    lender_signer = signer_of(contract, "lender")
+    representative = random_id_number()
+    recorded = organisation(identity, lender_signer, "王五", [], representative_id=representative)
+    assert recorded.legal_representative_id_number_set is True
+    assert representative not in str(recorded)  # kept as a keyed hash, never given back
+
+    namesake = random_id_number()
+    refused = error(face_for(line, contract, {"idNumber": namesake, "name": "王五"}), 403, PERMISSION_DENIED)
+    assert refused["message"] == (f"the person named in facePerson is neither the legal representative nor an "
+                                  f"authorised agent of {lender_signer['name']}")
+    assert namesake not in json.dumps(refused)
+
+    # The right number passes whatever name is typed: the face check uses the name on record.
+    signs_by_face(line, contract, ok(face_for(line, contract, {"idNumber": representative, "name": "王 五"})))
+    by = person_id(identity, representative)
+    assert face_evidence(line, contract) == [("intent.verified", by, "LEGAL_REPRESENTATIVE_ID_NUMBER"),
+                                             ("signer.signed", by, "LEGAL_REPRESENTATIVE_ID_NUMBER")]
+
+
+def test_the_legal_representatives_id_number_is_checked_on_the_way_in_and_forgotten_with_them(identity):
+    from econtract.common.v1 import common_pb2
+    from econtract.identity.v1 import identity_pb2 as pb
+
+    company, representative = lender(), random_id_number()
+    with pytest.raises(grpc.RpcError) as bad:
+        organisation(identity, company, "王五", [], representative_id=representative[:-1] + "Y")
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "legalRepresentativeIdNumber" in bad.value.details() and representative[6:14] not in bad.value.details()
+    with pytest.raises(grpc.RpcError) as person:
+        identity.UpsertSubject(pb.UpsertSubjectRequest(
+            kind=common_pb2.PERSON, name="王五", identifiers=[common_pb2.SubjectRef(id_type="ID_CARD", id=random_id_number())],
+            legal_representative_id_number=representative))
+    assert person.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "only organisations have a legal representative" in person.value.details()
+    with pytest.raises(grpc.RpcError) as nameless:
+        organisation(identity, company, "", [], representative_id=representative)
+    assert nameless.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "legalRepresentative" in nameless.value.details()
+
+    assert organisation(identity, company, "王五", [], representative_id=representative).legal_representative_id_number_set
+    assert not organisation(identity, company, "赵六", []).legal_representative_id_number_set  # a new representative
 
 
 def test_anyone_else_is_refused_for_the_organisations_face_check(line, template_id, identity, policy):
