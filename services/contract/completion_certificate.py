@@ -53,17 +53,32 @@ class CertificateFacts:
     issued_at: datetime
 
 
+def _intent_methods(details: dict) -> list[str]:
+    # Every method confirmed into the intent; events from before several methods name one.
+    methods = details.get("intentMethods")
+    if isinstance(methods, list) and methods:
+        return [str(m) for m in methods]
+    return [str(details["intentMethod"])] if details.get("intentMethod") else []
+
+
+def _labels(methods: Sequence[str]) -> str:
+    # In one order whatever order the token listed them in.
+    order = list(_METHODS)
+    ranked = sorted(dict.fromkeys(methods), key=lambda m: (order.index(m) if m in _METHODS else len(order), m))
+    return "、".join(_METHODS.get(m, m) for m in ranked)
+
+
 def _method(event: Event) -> str:
     details = event.details
     if event.type == "signer.agreed":
-        extra = _METHODS.get(str(details.get("intentMethod", "")), "")
+        extra = _labels(_intent_methods(details))
         return "勾选同意（平台存证章）" + (f"，{extra}" if extra else "")
-    method = str(details.get("intentMethod", ""))
-    if method == "DELEGATION":
+    methods = _intent_methods(details)
+    if methods == ["DELEGATION"]:
         grant = details.get("delegation", {})
         grant_id = grant.get("grantId", "") if isinstance(grant, dict) else ""
         return f"委托签署（授权 {grant_id}）"
-    return _METHODS.get(method, method or "数字签名")
+    return _labels(methods) or "数字签名"
 
 
 def facts(contract: Contract, events: Sequence[Event], issued_at: datetime) -> CertificateFacts:
