@@ -1,6 +1,7 @@
 """Seals of a subject: list, generate, upload."""
 from __future__ import annotations
 
+import struct
 from urllib.parse import urlencode
 
 from starlette.responses import Response
@@ -11,7 +12,9 @@ from econtract.signing.v1 import signing_pb2 as pb
 from gateway.console.display import enum_name, png_data_uri
 from gateway.console.pipeline import PREFIX, Ctx
 
-STYLES = ("ROUND_COMPANY", "SQUARE_PERSONAL")
+# Every style the signing service draws, in the order the proto lists them.
+STYLES = tuple(name for name in pb.Seal.Style.keys() if name != "STYLE_UNSPECIFIED")
+SHOWN_SIZE = 120  # CSS pixels of a listed seal's longer side
 
 
 def _page(id_type: str, subject_id: str) -> str:
@@ -33,13 +36,23 @@ async def list_seals(ctx: Ctx) -> Response:
             "signing", "ListSeals",
             pb.ListSealsRequest(subject=common_pb2.SubjectRef(id_type=id_type, id=subject_id), page_size=100),
         )
-        seals = [{"seal": s, "image": png_data_uri(s.image)} for s in reply.seals]
+        seals = [{"seal": s, "image": png_data_uri(s.image), "size": _shown_size(s.image)} for s in reply.seals]
     id_types = ctx.parts.config.id_types
     return ctx.render(
         "seals.html", seals=seals, id_type=id_type, subject_id=subject_id, id_types=id_types, enum_name=enum_name,
         id_type_options=[(i, ctx.t.enum("id_type", i)) for i in id_types],
         style_options=[(s, ctx.t.enum("seal_style", s)) for s in STYLES],
     )
+
+
+def _shown_size(png: bytes) -> tuple[int, int]:
+    """Width and height to list a seal at, keeping its shape (oval and rectangular seals
+    are not square)."""
+    width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR chunk
+    if not width or not height:
+        return SHOWN_SIZE, SHOWN_SIZE
+    scale = SHOWN_SIZE / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 async def generate_seal(ctx: Ctx) -> Response:

@@ -2,8 +2,12 @@
 and what other roles may not open."""
 from __future__ import annotations
 
+import base64
+import io
 import re
 import secrets
+
+from PIL import Image
 
 from tests.integration.console.conftest import ConsoleClient, flash_of
 from tests.support.signed import SignedClient
@@ -11,6 +15,7 @@ from tests.support.signed import SignedClient
 _SECRET = re.compile(r'data-testid="app-secret">([^<]+)<')
 _APP_ID = re.compile(r'data-testid="app-id">([^<]+)<')
 _PASSWORD = re.compile(r'<code class="secret" id="secret">([^<]+)</code>')
+_SEAL_IMAGE = re.compile(r'<img src="data:image/png;base64,([^"]+)" alt="[^"]*" width="(\d+)" height="(\d+)">')
 
 
 def _create_app(admin: ConsoleClient, name: str) -> tuple[str, str]:
@@ -163,3 +168,36 @@ def test_seals_generate_upload_and_list(console_as, people):
     assert page.text.count('src="data:image/png;base64,') == 2
     reviewer = console_as(people["reviewer"])
     assert reviewer.open("/console/seals").status_code == 403
+
+
+def test_every_seal_style_is_offered_and_oval_and_rectangular_seals_are_generated(console_as, people):
+    operator = console_as(people["operator"])
+    page = operator.open("/console/seals")
+    for style, label in (("ROUND_COMPANY", "圆形公司章"), ("SQUARE_PERSONAL", "方形个人章"),
+                         ("OVAL_COMPANY", "椭圆形公司章"), ("RECTANGULAR_PERSONAL", "长方形个人章")):
+        assert f'<option value="{style}">{label}</option>' in page.text, style
+
+    company = {"idType": "USCC", "id": "9135010" + secrets.token_hex(6).upper()}
+    reply = operator.post("/console/seals/generate", {**company, "style": "OVAL_COMPANY", "text": "某某贸易有限公司",
+                                                      "horizontal_text": "发票专用章", "seal_code": "3501000012345"})
+    assert reply.status_code == 303, reply.text
+    page = operator.open(reply.headers["location"])
+    assert flash_of(page) == "印章已生成。" and "发票专用章" in page.text and "椭圆形公司章" in page.text
+    (image, shown), = _seal_images(page.text)
+    assert image.size == (480, 360) and shown == (120, 90)  # 4:3, listed in its own shape
+
+    person = {"idType": "ID_CARD", "id": "11010119900307" + secrets.token_hex(2).upper()}
+    reply = operator.post("/console/seals/generate", {**person, "style": "RECTANGULAR_PERSONAL", "text": "李小明"})
+    assert reply.status_code == 303, reply.text
+    page = operator.open(reply.headers["location"])
+    assert flash_of(page) == "印章已生成。" and "个人名章" in page.text and "长方形个人章" in page.text
+    (image, shown), = _seal_images(page.text)
+    width, height = image.size
+    assert height == 240 and width > 2.5 * height  # one row: 李小明印
+    assert shown == (120, round(120 * height / width))
+
+
+def _seal_images(html: str) -> list[tuple[Image.Image, tuple[int, int]]]:
+    """Each listed seal's image and the size the page shows it at."""
+    return [(Image.open(io.BytesIO(base64.b64decode(data))), (int(width), int(height)))
+            for data, width, height in _SEAL_IMAGE.findall(html)]
