@@ -143,13 +143,17 @@ def _arc_text(canvas: Image.Image, text: str, font: ImageFont.FreeTypeFont, *, c
         _paste_center(canvas, tile, cx + radius * math.sin(theta), cy - radius * math.cos(theta))
 
 
+def _fit_width(tile: Image.Image, max_width: float) -> Image.Image:
+    if tile.width > max_width:
+        return tile.resize((round(max_width), tile.height), Image.LANCZOS)
+    return tile
+
+
 # ------------------------------------------------------------ generators
 
 
-def round_company_seal(name: str, code: str | None = None, *, title: str | None = None,
-                       size: int = 480, font: FontSpec | None = None) -> bytes:
-    """Round company seal: red ring, ``name`` along the top arc, a star, optional
-    ``title`` under the star (e.g. 合同专用章) and ``code`` along the bottom."""
+def _company_seal_name(name: str, code: str | None, size: int) -> str:
+    """The name a company seal shows, once the name, code and size fit on one."""
     name = name.strip()
     if not name:
         raise invalid("name", "must not be empty")
@@ -159,6 +163,14 @@ def round_company_seal(name: str, code: str | None = None, *, title: str | None 
         raise invalid("code", "at most 20 characters")
     if not 120 <= size <= 2000:
         raise invalid("size", "must be between 120 and 2000 pixels")
+    return name
+
+
+def round_company_seal(name: str, code: str | None = None, *, title: str | None = None,
+                       size: int = 480, font: FontSpec | None = None) -> bytes:
+    """Round company seal: red ring, ``name`` along the top arc, a star, optional
+    ``title`` under the star (e.g. 合同专用章) and ``code`` along the bottom."""
+    name = _company_seal_name(name, code, size)
     spec = font or find_cjk_font()
     s = size * 2  # supersampled
     canvas = Image.new("L", (s, s), 0)
@@ -174,11 +186,7 @@ def round_company_seal(name: str, code: str | None = None, *, title: str | None 
               radius=outer - ring - name_size * 0.62, max_span_deg=250, top=True)
     if title:
         title_font = _font(spec, round(s * 0.075))
-        tile = _glyph(title.strip(), title_font)
-        max_width = s * 0.5
-        if tile.width > max_width:
-            tile = tile.resize((round(max_width), tile.height), Image.LANCZOS)
-        _paste_center(canvas, tile, c, c + s * 0.25)
+        _paste_center(canvas, _fit_width(_glyph(title.strip(), title_font), s * 0.5), c, c + s * 0.25)
     if code and code.strip():
         code_size = round(s * 0.05)
         _arc_text(canvas, code.strip(), _font(spec, code_size), cx=c, cy=c,
@@ -216,26 +224,12 @@ def _ellipse_text(canvas: Image.Image, text: str, font: ImageFont.FreeTypeFont, 
         _paste_center(canvas, tile, cx + rx * math.sin(theta), cy - ry * math.cos(theta))
 
 
-def _fit_width(tile: Image.Image, max_width: float) -> Image.Image:
-    if tile.width > max_width:
-        return tile.resize((round(max_width), tile.height), Image.LANCZOS)
-    return tile
-
-
 def oval_company_seal(name: str, code: str | None = None, *, title: str | None = None,
                       size: int = 480, font: FontSpec | None = None) -> bytes:
     """Oval company seal (as used for invoice and finance seals), 4:3 and without a star:
     ``name`` along the top of the ellipse, ``code`` (e.g. the tax number) across the
     middle and ``title`` (e.g. 发票专用章) under it. ``size`` is the width."""
-    name = name.strip()
-    if not name:
-        raise invalid("name", "must not be empty")
-    if len(name) > 40:
-        raise invalid("name", "at most 40 characters fit on a seal")
-    if code is not None and len(code.strip()) > 20:
-        raise invalid("code", "at most 20 characters")
-    if not 120 <= size <= 2000:
-        raise invalid("size", "must be between 120 and 2000 pixels")
+    name = _company_seal_name(name, code, size)
     spec = font or find_cjk_font()
     w = size * 2  # supersampled
     h = round(w * 0.75)
