@@ -12,9 +12,8 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.integration.client_signing import steps
 from tests.integration.client_signing.conftest import BORROWER_ONLY
-from tests.integration.client_signing.outside_ca import CrlServer, OutsideCa
 from tests.integration.contract.helpers import approved_template, borrower, create_contract, error, ok, sign_as
-from tests.integration.signing.est_server import EstServer
+from tests.integration.signing.est_server import EstServer, est_ca
 
 USER, PASSWORD = "econtract-licensed", "est-Pa55-only-here"
 INVALID_ARGUMENT, PERMISSION_DENIED = 3, 7
@@ -22,13 +21,8 @@ INVALID_ARGUMENT, PERMISSION_DENIED = 3, 7
 
 @pytest.fixture(scope="module")
 def licensed_ca(tmp_path_factory):
-    crls = CrlServer()
-    ca = OutsideCa(name="Licensed EST CA", crl_url=crls.url)
-    crls.ca = ca
-    est = EstServer(ca, tmp_path_factory.mktemp("est"), USER, PASSWORD)
-    yield ca, est
-    est.stop()
-    crls.stop()
+    with est_ca("Licensed EST CA", tmp_path_factory.mktemp("est"), USER, PASSWORD) as made:
+        yield made
 
 
 def _est_provider(est: EstServer, password: str = PASSWORD) -> dict:

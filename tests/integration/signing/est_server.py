@@ -7,6 +7,8 @@ import datetime as dt
 import ipaddress
 import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from tests.integration.client_signing.outside_ca import OutsideCa
+from tests.integration.client_signing.outside_ca import CrlServer, OutsideCa
 
 PREFIX = "/.well-known/est"
 
@@ -111,3 +113,20 @@ class EstServer:
     def stop(self) -> None:
         self._http.shutdown()
         self._http.server_close()
+
+
+@contextmanager
+def est_ca(name: str, workdir: Path, username: str, password: str) -> Iterator[tuple[OutsideCa, EstServer]]:
+    """An outside CA, its CRL served locally, behind a local EST server taking ``username``
+    and ``password``; both servers stop on leaving."""
+    crls = CrlServer()
+    try:
+        ca = OutsideCa(name=name, crl_url=crls.url)
+        crls.ca = ca
+        est = EstServer(ca, workdir, username, password)
+        try:
+            yield ca, est
+        finally:
+            est.stop()
+    finally:
+        crls.stop()

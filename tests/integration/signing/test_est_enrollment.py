@@ -10,9 +10,8 @@ from core.errors import FailedPrecondition, PermissionDenied, Unavailable
 from services.signing import pades, pki, verify
 from services.signing.outside_ca import EstCaProvider, EstClient, EstSettings
 from services.signing.tsa import TimestampAuthority
-from tests.integration.client_signing.outside_ca import CrlServer, OutsideCa
 from tests.integration.signing.conftest import ORG, PERSON
-from tests.integration.signing.est_server import EstServer
+from tests.integration.signing.est_server import EstServer, est_ca
 from tests.unit.signing.fixtures import contract_pdf
 
 USER, PASSWORD = "platform", "est-secret-1"
@@ -20,13 +19,8 @@ USER, PASSWORD = "platform", "est-secret-1"
 
 @pytest.fixture(scope="module")
 def outside(tmp_path_factory):
-    crls = CrlServer()
-    ca = OutsideCa(name="Licensed Test CA", crl_url=crls.url)
-    crls.ca = ca
-    est = EstServer(ca, tmp_path_factory.mktemp("est"), USER, PASSWORD)
-    yield ca, est
-    est.stop()
-    crls.stop()
+    with est_ca("Licensed Test CA", tmp_path_factory.mktemp("est"), USER, PASSWORD) as made:
+        yield made
 
 
 def _provider(est: EstServer, password: str = PASSWORD) -> EstCaProvider:
