@@ -17,14 +17,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.origins import MAX_ORIGINS, is_origin
+
 DEFAULT_THEME = "1677ff"
 DEFAULT_DELAY = 3
 MAX_DELAY = 60
 MAX_READING = 600
 _COLOUR = re.compile(r"^#?([0-9a-fA-F]{6})$")
-# An origin as CSP frame-ancestors takes it: scheme, host, optional port, nothing else.
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
-MAX_ORIGINS = 20
 
 
 class RedirectMode(enum.StrEnum):
@@ -64,7 +63,7 @@ def frame_origins(values: Any) -> tuple[str, ...]:
     """The well-formed origins of a ``frameAncestors`` list (lower case, no duplicates)."""
     if not isinstance(values, list):
         return ()
-    found = dict.fromkeys(str(v).lower().rstrip("/") for v in values if _ORIGIN.match(str(v).rstrip("/")))
+    found = dict.fromkeys(str(v).lower().rstrip("/") for v in values if is_origin(str(v)))
     return tuple(found)[:MAX_ORIGINS]
 
 

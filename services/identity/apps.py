@@ -12,8 +12,9 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from core.errors import InvalidArgument, NotFound, Unauthenticated
+from core.errors import InvalidArgument, NotFound, Unauthenticated, invalid
 from core.masterkey import MasterKey
+from core.origins import MAX_ORIGINS, is_origin
 from services.identity.store import AppRow
 
 SCOPES = (
@@ -98,7 +99,7 @@ def _utc(moment: datetime) -> datetime:
 
 def check_settings(changes: dict) -> dict:
     """Refuse settings that would break later: bad webhook URLs, certificates that do not parse,
-    seal styles the signing service cannot draw."""
+    seal styles the signing service cannot draw, framing origins the signing pages would drop."""
     from cryptography import x509
 
     url = changes.get("webhook_url")
@@ -113,10 +114,21 @@ def check_settings(changes: dict) -> dict:
             _check_anchor(cert, f"trust_anchors[{i}]")
     if changes.get("ca_provider"):
         _check_ca_provider(changes["ca_provider"])
+    _check_frame_ancestors((changes.get("signing_page") or {}).get("frame_ancestors") or [])
     for kind, style in (changes.get("seal_styles") or {}).items():
         if style not in SEAL_STYLES.get(kind, ()):
             raise InvalidArgument(f"seal_styles.{kind} must be one of {', '.join(SEAL_STYLES.get(kind, ()))}")
     return changes
+
+
+def _check_frame_ancestors(origins: list[str]) -> None:
+    if len(origins) > MAX_ORIGINS:
+        raise invalid("signingPage.frameAncestors", f"at most {MAX_ORIGINS} origins, got {len(origins)}")
+    for i, origin in enumerate(origins):
+        if not is_origin(origin):
+            raise invalid(f"signingPage.frameAncestors[{i}]",
+                          f"{origin[:100]!r} is not an origin: scheme://host[:port] with http or https, "
+                          "e.g. https://shop.example")
 
 
 def _check_anchor(cert, where: str) -> None:
