@@ -2,7 +2,6 @@
 lines as signed REST clients, an outside CA made by the test with its CRL served locally."""
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,6 +10,7 @@ from services.identity.apps import SCOPES
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.integration.client_signing.outside_ca import CrlServer, OutsideCa
 from tests.integration.contract.helpers import approved_template
+from tests.support.pdfsig import require_pdfsig
 from tests.support.signed import AppClients, SignedClient
 
 BUSINESS_SCOPES = [s for s in SCOPES if s != "template:review"]
@@ -26,10 +26,8 @@ def crl_server() -> Iterator[CrlServer]:
 
 @pytest.fixture(scope="session")
 def pdfsig_tools() -> None:
-    """Skips a test that checks with poppler's pdfsig when it or NSS's certutil is missing
-    (``make setup`` installs both)."""
-    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
-        pytest.skip("pdfsig (poppler-utils) and certutil (libnss3-tools) are needed")
+    """Skips a test that checks with poppler's pdfsig when it or NSS's certutil is missing."""
+    require_pdfsig()
 
 
 @pytest.fixture(scope="package")

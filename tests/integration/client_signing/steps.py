@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from tests.integration.client_signing.outside_ca import OutsideCa
 from tests.integration.contract.helpers import intent_token, ok, signer_of
+from tests.support.pdfsig import nss_database, pdfsig_report
 from tests.support.signed import SignedClient
 
 
@@ -85,25 +85,5 @@ def verify(client: SignedClient, pdf: bytes, **extra) -> dict:
 def pdfsig(pdf: bytes, workdir: Path, roots: list[bytes]) -> list[dict[str, str]]:
     """poppler's pdfsig (NSS) trusting ``roots`` (PEM), offline: one block per signature. Tests
     calling it ask for the ``pdfsig_tools`` fixture, which skips them when pdfsig is missing."""
-    nss = workdir / "nss"
-    nss.mkdir(exist_ok=True)
-    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, capture_output=True)
-    for index, pem in enumerate(roots):
-        path = workdir / f"root{index}.pem"
-        path.write_bytes(pem)
-        subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", f"root{index}", "-t", "CT,C,C", "-a", "-i",
-                        str(path)], check=True, capture_output=True)
-    target = workdir / "signed.pdf"
-    target.write_bytes(pdf)
-    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", "-no-ocsp", str(target)], capture_output=True,
-                         text=True, timeout=60, check=False).stdout
-    blocks: list[dict[str, str]] = []
-    for line in out.splitlines():
-        text = line.strip().removeprefix("- ")
-        if line.startswith("Signature #"):
-            blocks.append({})
-        elif blocks and text:
-            key, _, value = text.partition(": ")
-            blocks[-1][key.strip()] = value.strip()
-    return blocks
+    return pdfsig_report(pdf, nss_database(workdir / "nss", roots), workdir, "-no-ocsp")
 

@@ -8,18 +8,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from core.blobs import BlobStore
 from services.signing import anchors
 from services.signing.signatures import signing_date
 from tests.integration.contract.conftest import TEST_CONFIG
-from core.blobs import BlobStore
 from tests.integration.contract.helpers import (
     LOAN_ROLES,
     ContractServer,
@@ -33,6 +30,7 @@ from tests.integration.contract.helpers import (
 )
 from tests.fixtures.docx_fixtures import loan_contract_docx_bytes
 from tests.support.pdf_text import text_in
+from tests.support.pdfsig import nss_database, pdfsig_report, require_pdfsig
 
 LENDER_KEYWORD = "甲方（盖章）"
 # The template's date stamps: on the lender's keyword line, right of its name, and under
@@ -122,33 +120,11 @@ def test_a_document_changed_in_storage_is_not_signed(mesh, real_signing, busines
 # ------------------------------------------------------------ pdfsig (poppler + NSS)
 
 
-def _pdfsig(pdf: bytes, root_pem: bytes, tmp_path: Path) -> list[dict[str, str]]:
-    """pdfsig's report per signature, with an NSS database trusting only ``root_pem``;
-    offline (-no-ocsp): the validation data the signatures carry must be enough."""
-    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
-        pytest.skip("pdfsig (poppler-utils) and certutil (libnss3-tools) are needed")
-    nss = tmp_path / "nss"
-    nss.mkdir()
-    (tmp_path / "root.pem").write_bytes(root_pem)
-    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "platform-root", "-t", "CT,C,C",
-                    "-a", "-i", str(tmp_path / "root.pem")], check=True)
-    (tmp_path / "contract.pdf").write_bytes(pdf)
-    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", "-no-ocsp", str(tmp_path / "contract.pdf")],
-                         capture_output=True, text=True, timeout=120, check=False).stdout
-    blocks: list[dict[str, str]] = []
-    for line in out.splitlines():
-        text = line.strip().removeprefix("- ")
-        if line.startswith("Signature #"):
-            blocks.append({})
-        elif blocks and text:
-            key, _, value = text.partition(": ")
-            blocks[-1][key.strip()] = value.strip()
-    return blocks
-
-
 def test_pdfsig_reports_every_signature_valid(completed, root_pem, tmp_path):
-    blocks = _pdfsig(completed.pdf, root_pem, tmp_path)
+    require_pdfsig()
+    # Trusting only the REST root, offline (-no-ocsp): the validation data the signatures
+    # carry must be enough.
+    blocks = pdfsig_report(completed.pdf, nss_database(tmp_path / "nss", [root_pem]), tmp_path, "-no-ocsp")
     signers = [b for b in blocks if b.get("Signature Type") == "ETSI.CAdES.detached"]
     assert [b["Signer Certificate Common Name"] for b in signers] == ["某某科技有限公司", "张三"]
     for block in signers:

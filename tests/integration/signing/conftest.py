@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import shutil
 import socket
-import subprocess
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from services.signing import anchors, pades, pki, seals
 from services.signing.tsa import TimestampAuthority
+from tests.support.pdfsig import nss_database, pdfsig_report, require_pdfsig
 from tests.unit.signing.fixtures import ORG_KEYWORD, contract_pdf
 
 ORG = pki.OrgSubject("某某科技有限公司", "91110302MA01NNKT89")
@@ -173,32 +172,14 @@ class PdfSig:
     nssdir: Path
 
     def run(self, pdf: bytes, tmp_path: Path, *extra: str) -> list[dict[str, str]]:
-        path = tmp_path / "doc.pdf"
-        path.write_bytes(pdf)
-        out = subprocess.run(["pdfsig", "-nssdir", f"sql:{self.nssdir}", *extra, str(path)],
-                             capture_output=True, text=True, timeout=60, check=False).stdout
-        blocks: list[dict[str, str]] = []
-        for line in out.splitlines():
-            text = line.strip().removeprefix("- ")
-            if line.startswith("Signature #"):
-                blocks.append({})
-            elif blocks and text:
-                key, _, value = text.partition(": ")  # flags like "Total document signed" have no value
-                blocks[-1][key.strip()] = value.strip()
-        return blocks
+        return pdfsig_report(pdf, self.nssdir, tmp_path, *extra)
 
 
 @pytest.fixture(scope="session")
 def pdfsig(ca, tmp_path_factory) -> PdfSig:
-    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
-        pytest.skip("pdfsig (poppler-utils) and certutil (libnss3-tools) are needed")
-    nssdir = tmp_path_factory.mktemp("nss")
-    root = nssdir / "root.pem"
-    root.write_bytes(ca.root_cert.public_bytes(serialization.Encoding.PEM))
-    subprocess.run(["certutil", "-N", "-d", f"sql:{nssdir}", "--empty-password"], check=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{nssdir}", "-n", "platform-root", "-t", "CT,C,C",
-                    "-a", "-i", str(root)], check=True)
-    return PdfSig(nssdir)
+    require_pdfsig()
+    root = ca.root_cert.public_bytes(serialization.Encoding.PEM)
+    return PdfSig(nss_database(tmp_path_factory.mktemp("nss"), [root]))
 
 
 # ---------------------------------------------------- the running signing service
@@ -266,12 +247,5 @@ def service_signed_contract(client, signing_rpc, contract) -> ServiceSignedContr
 @pytest.fixture(scope="session")
 def mesh_pdfsig(rest_root_pem, tmp_path_factory) -> PdfSig:
     """pdfsig with an NSS database trusting only the root served by GET /v1/trust/roots."""
-    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
-        pytest.skip("pdfsig (poppler-utils) and certutil (libnss3-tools) are needed")
-    nssdir = tmp_path_factory.mktemp("mesh-nss")
-    root = nssdir / "root.pem"
-    root.write_bytes(rest_root_pem)
-    subprocess.run(["certutil", "-N", "-d", f"sql:{nssdir}", "--empty-password"], check=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{nssdir}", "-n", "platform-root", "-t", "CT,C,C",
-                    "-a", "-i", str(root)], check=True)
-    return PdfSig(nssdir)
+    require_pdfsig()
+    return PdfSig(nss_database(tmp_path_factory.mktemp("mesh-nss"), [rest_root_pem]))

@@ -2,8 +2,6 @@
 signing, timestamping, CRLs and OCSP work with them exactly as with software keys."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import replace
 
 import grpc
@@ -23,6 +21,7 @@ from services.signing.config import TokenSettings
 from services.signing.tsa import TimestampAuthority
 from tests.integration.signing import service
 from tests.integration.signing.softhsm import soft_token
+from tests.support.pdfsig import nss_database, pdfsig_report, require_pdfsig
 from tests.unit.signing.fixtures import ORG_KEYWORD, contract_pdf
 
 ROLES = ("root", "issuing", "tsa", "seal")
@@ -144,25 +143,15 @@ def test_signatures_and_timestamps_made_with_token_keys_validate_with_pyhanko(hs
 
 
 def test_signatures_made_with_token_keys_validate_with_pdfsig(hsm_ca, tmp_path):
-    if shutil.which("pdfsig") is None or shutil.which("certutil") is None:
-        pytest.skip("pdfsig (poppler-utils) and certutil (libnss3-tools) are needed")
+    require_pdfsig()
     pdf = _sign_and_stamp(hsm_ca)
-    nss = tmp_path / "nss"
-    nss.mkdir()
-    root = tmp_path / "root.pem"
-    root.write_bytes(hsm_ca.root_cert.public_bytes(serialization.Encoding.PEM))
-    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{nss}", "-n", "root", "-t", "CT,C,C", "-a", "-i", str(root)],
-                   check=True)
-    (tmp_path / "signed.pdf").write_bytes(pdf)
-    out = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", "-no-ocsp", str(tmp_path / "signed.pdf")],
-                         capture_output=True, text=True, timeout=60, check=False).stdout
-    blocks = out.split("Signature #")[1:]
+    nss = nss_database(tmp_path / "nss", [hsm_ca.root_cert.public_bytes(serialization.Encoding.PEM)])
+    blocks = pdfsig_report(pdf, nss, tmp_path, "-no-ocsp")
     assert len(blocks) == 3
     for block in blocks[:2]:
-        assert "Signature Validation: Signature is Valid." in block
-        assert "Certificate Validation: Certificate is Trusted." in block
-    assert "Signer Certificate Common Name: E-Contract Platform Seal" in blocks[1]
+        assert block["Signature Validation"] == "Signature is Valid.", block
+        assert block["Certificate Validation"] == "Certificate is Trusted.", block
+    assert blocks[1]["Signer Certificate Common Name"] == "E-Contract Platform Seal"
 
 
 # ------------------------------------------------------ the signing service in token mode
