@@ -8,6 +8,7 @@ import pytest
 
 from tests.fixtures.docx_fixtures import simple_docx
 from tests.integration.console.conftest import flash_of
+from tests.unit.template.docx_builders import parts_docx
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 CLAUSES = ("保密协议", "甲方：{{ party_a }}", "第一条 双方对合作中获知的信息保密。", "甲方（盖章）")
@@ -94,6 +95,40 @@ def test_new_version_redline_and_rejection_with_a_reason(console_as, people):
     reply = reviewer.post(version + "/reject", {"comment": "措辞过宽", "back": version})
     page = reviewer.open(reply.headers["location"])
     assert flash_of(page) == "已驳回版本 v2。" and "措辞过宽" in page.text
+
+
+def test_the_redline_names_where_each_change_lives(console_as, people):
+    operator = console_as(people["operator"])
+    body = list(CLAUSES)
+    template_id, _ = _upload(operator, "协议-" + secrets.token_hex(3),
+                             parts_docx(body, header="保密协议", footnotes=["注：保密期限为三年。"],
+                                        text_box=["提示：三年"]))
+    revised = parts_docx(body, header="保密协议", footnotes=["注：保密期限为五年。"], text_box=["提示：五年"])
+    operator.post(f"/console/templates/{template_id}/versions", {"change_note": "保密期限改为五年"},
+                  files={"docx": ("v2.docx", revised, DOCX_TYPE)})
+
+    reviewer = console_as(people["reviewer"])
+    version = f"/console/templates/{template_id}/versions/2"
+    changes = _redline_items(reviewer.open(version).text)
+    assert sorted(changes) == [("change-deleted", "正文文本框", "<del>提示：三年</del>"),
+                               ("change-deleted", "脚注", "<del>注：保密期限为三年。</del>"),
+                               ("change-inserted", "正文文本框", "<ins>提示：五年</ins>"),
+                               ("change-inserted", "脚注", "<ins>注：保密期限为五年。</ins>")]
+    reviewer.post("/console/lang", {"lang": "en", "back": version})
+    english = _redline_items(reviewer.open(version).text)
+    assert sorted(where for _, where, _ in english) == ["Footnote", "Footnote", "Text box (Body)", "Text box (Body)"]
+    reviewer.post("/console/lang", {"lang": "zh", "back": version})
+
+
+def _redline_items(page: str) -> list[tuple[str, str, str]]:
+    """(class, location, marked-up text) of each change in the redline list."""
+    items = re.findall(r'<li class="(change-\w+)">(.*?)</li>', page, re.S)
+    found = []
+    for kind, item in items:
+        where = re.search(r'<small class="where" data-testid="location">(.*?)</small>', item)
+        text = re.search(r"<(ins|del)>.*?</\1>", item)
+        found.append((kind, where.group(1) if where else "", text.group(0) if text else ""))
+    return found
 
 
 def test_png_preview_shows_the_pages(console_as, people, uploaded):
