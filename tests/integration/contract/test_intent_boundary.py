@@ -281,7 +281,7 @@ def test_with_the_legal_representatives_id_number_on_record_a_namesake_is_refuse
                                              ("signer.signed", by, "LEGAL_REPRESENTATIVE_ID_NUMBER")]
 
 
-def test_the_legal_representatives_id_number_is_checked_on_the_way_in_and_forgotten_with_them(identity):
+def test_the_legal_representatives_id_number_is_checked_on_the_way_in_and_forgotten_with_them(line, identity):
     from econtract.common.v1 import common_pb2
     from econtract.identity.v1 import identity_pb2 as pb
 
@@ -300,8 +300,22 @@ def test_the_legal_representatives_id_number_is_checked_on_the_way_in_and_forgot
         organisation(identity, company, "", [], representative_id=representative)
     assert nameless.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "legalRepresentative" in nameless.value.details()
 
+    someone_else = random_id_number()  # known as a person of another name
+    identity.UpsertSubject(pb.UpsertSubjectRequest(
+        kind=common_pb2.PERSON, name="赵六", identifiers=[common_pb2.SubjectRef(id_type="ID_CARD", id=someone_else)]))
+    with pytest.raises(grpc.RpcError) as conflict:
+        organisation(identity, company, "王五", [], representative_id=someone_else)
+    assert conflict.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "is known as another subject than 王五" in conflict.value.details() and someone_else not in conflict.value.details()
+
     assert organisation(identity, company, "王五", [], representative_id=representative).legal_representative_id_number_set
     assert not organisation(identity, company, "赵六", []).legal_representative_id_number_set  # a new representative
+    assert organisation(identity, company, "赵六", [], representative_id=representative).legal_representative_id_number_set
+    # A verification naming another legal representative forgets the number too.
+    verified = ok(line.post("/v1/identities:verifyOrg", {"name": company["name"], "creditCode": company["subject"]["id"],
+                                                         "legalRepresentative": "钱七"}))
+    subject = identity.GetSubject(pb.GetSubjectRequest(subject_id=verified["subjectId"])).subject
+    assert subject.legal_representative == "钱七" and not subject.legal_representative_id_number_set
 
 
 def test_anyone_else_is_refused_for_the_organisations_face_check(line, template_id, identity, policy):
