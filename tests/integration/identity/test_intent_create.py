@@ -299,5 +299,5 @@ def test_the_agent_who_took_an_organisations_face_check_is_in_the_evidence(mesh,
     consumed = stub.ConsumeIntentToken(pb.ConsumeIntentTokenRequest(
         intent_token=confirmed.intent_token, signer_id=signer.signer_id, contract_id=contract_id,
         document_sha256=list(signer.contracts[contract_id][1])))
-    assert consumed.face_person_subject_id == agent.subject_id
+    assert consumed.face_person_subject_id == agent.subject_id and consumed.face_person_basis == "AUTHORISED_AGENT"
     assert consumed.claims.subject_id != agent.subject_id  # the organisation signs; the agent faced the camera
