@@ -36,6 +36,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                       "I accept the digital certificate terms and authorise the platform to request certificates for me"),
     "consent.submit": ("同意并开通", "Agree and open"),
     "consent.unchecked": ("请先勾选同意", "Please tick the box to agree first"),
+    # signing with one's own certificate (key in the browser or on a USB key)
+    "client.title": ("用自己的证书签署", "Sign with your own certificate"),
+    "client.intro": ("选择您的证书链（PEM）和私钥（PKCS#8）文件。私钥只在本浏览器中使用，不会上传。",
+                     "Choose your certificate chain (PEM) and private key (PKCS#8) files. The key is used in this "
+                     "browser only and is never uploaded."),
+    "client.chain": ("证书链（PEM，签署人证书在前）", "Certificate chain (PEM, your certificate first)"),
+    "client.key": ("私钥（PKCS#8，PEM 或 DER）", "Private key (PKCS#8, PEM or DER)"),
+    "client.submit": ("用我的证书签署", "Sign with my certificate"),
+    "client.back": ("返回，用云证书签署", "Back to signing with a cloud certificate"),
+    "client.working": ("正在签署…", "Signing…"),
+    "client.bad_key": ("无法读取私钥：需要 PKCS#8 格式的 ECDSA P-256 或 RSA 私钥。",
+                       "The private key cannot be read: a PKCS#8 ECDSA P-256 or RSA key is needed."),
+    "client.no_files": ("请选择证书链和私钥文件。", "Choose the certificate chain and the private key files."),
+    "client.no_webcrypto": ("此浏览器不支持 WebCrypto，无法在本地签署。",
+                            "This browser does not offer WebCrypto: it cannot sign here."),
+    "client.link": ("用自己的证书签署（USB 证书或证书文件）", "Sign with your own certificate (USB key or key file)"),
     # 2. intent
     "intent.title": ("意愿验证", "Verify your intent to sign"),
     "intent.lead": ("请确认是您本人签署以下 {count} 份合同", "Confirm that it is you who signs these {count} contract(s)"),

@@ -44,32 +44,8 @@ MAX_SIGNATURE = 1024  # RSA-4096 is 512 bytes
 _REVERIFY = {grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED,
              grpc.StatusCode.UNAUTHENTICATED}
 
-# The step's own words (zh, en), kept with it rather than in the shared catalogue.
-TEXTS = {
-    "title": ("用自己的证书签署", "Sign with your own certificate"),
-    "intro": ("选择您的证书链（PEM）和私钥（PKCS#8）文件。私钥只在本浏览器中使用，不会上传。",
-              "Choose your certificate chain (PEM) and private key (PKCS#8) files. The key is used in this "
-              "browser only and is never uploaded."),
-    "chain": ("证书链（PEM，签署人证书在前）", "Certificate chain (PEM, your certificate first)"),
-    "key": ("私钥（PKCS#8，PEM 或 DER）", "Private key (PKCS#8, PEM or DER)"),
-    "submit": ("用我的证书签署", "Sign with my certificate"),
-    "back": ("返回，用云证书签署", "Back to signing with a cloud certificate"),
-    "working": ("正在签署…", "Signing…"),
-    "bad_key": ("无法读取私钥：需要 PKCS#8 格式的 ECDSA P-256 或 RSA 私钥。",
-                "The private key cannot be read: a PKCS#8 ECDSA P-256 or RSA key is needed."),
-    "no_files": ("请选择证书链和私钥文件。", "Choose the certificate chain and the private key files."),
-    "no_webcrypto": ("此浏览器不支持 WebCrypto，无法在本地签署。",
-                     "This browser does not offer WebCrypto: it cannot sign here."),
-}
-
-
 def _browser(request: Request) -> Client:
     return Client(request.client.host if request.client else "", request.headers.get("user-agent", ""))
-
-
-def client_texts(lang: str) -> Callable[[str], str]:
-    index = 1 if lang == "en" else 0
-    return lambda key: TEXTS[key][index]
 
 
 def _b64(value: object, limit: int, field: str) -> bytes:
@@ -185,7 +161,7 @@ class ClientSigningPages:
         except Exception as exc:  # noqa: BLE001 - the one error path: a friendly page
             return self._handlers.problem_page(problem_of(exc), session.lang, session, base)
         values = {**Handlers._frame(session.lang, session), "base": base, "csrf": session.csrf,
-                  "ct": client_texts(session.lang), "step": Step.READ.value,
+                  "step": Step.READ.value,
                   "steps": [s.value for s in steps_of(session.sign_mode)], "signer_name": state.signer.name,
                   "error": None}
         return self._renderer.render("client_sign.html", values, headers=Handlers._headers(session))
