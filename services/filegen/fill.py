@@ -57,7 +57,7 @@ from jinja2.utils import missing
 from lxml import etree
 from markupsafe import Markup
 
-from core.errors import DomainError, FieldViolation, InvalidArgument, invalid
+from core.errors import DomainError, FieldViolation, InvalidArgument, NotFound, invalid
 from services.filegen.richtext import HtmlFragment
 from services.filegen.safety import DEFAULT_LIMITS, Limits, check_docx, check_image
 
@@ -439,7 +439,11 @@ def _marker(value: Mapping, path: str, loader: ImageLoader | None) -> Any:
                 raise invalid(field_path, "image references cannot be resolved here; send the image bytes")
             if not isinstance(ref, str) or not ref:
                 raise invalid(field_path, "an image reference must be a non-empty string")
-            data = loader(ref)
+            try:
+                data = loader(ref)
+            except NotFound:
+                # The caller's data is wrong, not the service: name the field.
+                raise invalid(field_path, f"refers to no stored image ({ref!r})") from None
         else:
             data = _image_bytes(value[IMAGE_MARKER], field_path, state.limits)
         return _inline_image(data, width, height, field_path)

@@ -14,7 +14,7 @@ from docx.shared import Mm
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
-from core.errors import InvalidArgument
+from core.errors import InvalidArgument, NotFound
 from services.filegen.fill import fill_docx, sandbox_environment
 from tests.fixtures.docx_fixtures import (
     png_header_only,
@@ -339,6 +339,17 @@ def test_image_reference_through_a_loader():
 
     out = fill_docx(simple_docx("{{ seal }}"), {"seal": {"$image_ref": "sha256:abc", "width_mm": 40}}, image_loader=loader)
     assert seen == ["sha256:abc"] and _images(out) == [seal_png()]
+
+
+def test_an_image_reference_to_nothing_stored_names_the_field():
+    def loader(ref: str) -> bytes:
+        raise NotFound(f"blob {ref} not found")
+
+    with pytest.raises(InvalidArgument) as error:
+        fill_docx(simple_docx("{{ party.seal }}"), {"party": {"seal": {"$image_ref": "sha256:" + "0" * 64}}},
+                  image_loader=loader)
+    assert [v.field for v in error.value.violations] == ["data.party.seal"]
+    assert "refers to no stored image" in error.value.message
 
 
 @pytest.mark.parametrize(
