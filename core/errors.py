@@ -25,10 +25,13 @@ class DomainError(Exception):
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str, violations: list[FieldViolation] | tuple[FieldViolation, ...] = ()):
+    def __init__(self, message: str, violations: list[FieldViolation] | tuple[FieldViolation, ...] = (),
+                 *, reason: str = ""):
         super().__init__(message)
         self.message = message
         self.violations = tuple(violations)
+        # A stable UPPER_SNAKE code for callers that sort problems (e.g. EXTERNAL_LINK); may be empty.
+        self.reason = reason
 
 
 class InvalidArgument(DomainError):
@@ -81,6 +84,6 @@ class Unimplemented(DomainError):
     code = grpc.StatusCode.UNIMPLEMENTED
 
 
-def invalid(field: str, description: str) -> InvalidArgument:
+def invalid(field: str, description: str, reason: str = "") -> InvalidArgument:
     """Shorthand for the common case of one bad field."""
-    return InvalidArgument(f"{field}: {description}", [FieldViolation(field, description)])
+    return InvalidArgument(f"{field}: {description}", [FieldViolation(field, description)], reason=reason)

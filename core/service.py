@@ -89,6 +89,7 @@ def start(ctx: ServiceContext, register: Register) -> RunningServer:
         lambda server: register(server, ctx),
         tracer_provider=ctx.tracer_provider,
         workers=ctx.settings.rpc_workers,
+        max_concurrent=ctx.settings.rpc_max_concurrent,
         grace=ctx.settings.grace_seconds,
     )
 

@@ -98,6 +98,7 @@ class Settings:
     call_timeout: float
     grace_seconds: float
     rpc_workers: int
+    rpc_max_concurrent: int
     public_url: str
     auto_migrate: bool
     master_key_file: Path = field(repr=False)
@@ -142,6 +143,7 @@ def load(component: str, env: Mapping[str, str] | None = None) -> Settings:
         # One schema per service keeps each service's tables its own on a shared server.
         schema = _read(env, "ECONTRACT_DB_SCHEMA_PREFIX", "", str) + component
     gateway_port = addresses["gateway"].rpartition(":")[2]
+    rpc_workers = _read(env, "ECONTRACT_RPC_WORKERS", default_rpc_workers(), _positive_int)
     return Settings(
         component=component,
         env=_read(env, "ECONTRACT_ENV", "dev", _env_name),
@@ -153,8 +155,15 @@ def load(component: str, env: Mapping[str, str] | None = None) -> Settings:
         redis_prefix=_read(env, "ECONTRACT_REDIS_PREFIX", "ec:", str),
         call_timeout=_read(env, "ECONTRACT_CALL_TIMEOUT", 10.0, _positive_float),
         grace_seconds=_read(env, "ECONTRACT_GRACE_SECONDS", 20.0, _positive_float),
-        rpc_workers=_read(env, "ECONTRACT_RPC_WORKERS", 16, _positive_int),
+        rpc_workers=rpc_workers,
+        rpc_max_concurrent=_read(env, "ECONTRACT_RPC_MAX_CONCURRENT", 4 * rpc_workers, _positive_int),
         public_url=_read(env, "ECONTRACT_PUBLIC_URL", f"http://127.0.0.1:{gateway_port}", str).rstrip("/"),
         auto_migrate=_read(env, "ECONTRACT_AUTO_MIGRATE", True, _bool),
         master_key_file=Path(_read(env, "ECONTRACT_MASTER_KEY_FILE", str(var_dir / "master.key"), str)),
     )
+
+
+def default_rpc_workers() -> int:
+    """Handler threads per service: 16, or more on a big machine, so filegen's one
+    LibreOffice worker per core still leaves threads for callers queueing for them."""
+    return max(16, 2 * (os.cpu_count() or 1) + 4)

@@ -82,15 +82,22 @@ def start_server(
     *,
     tracer_provider: TracerProvider | None,
     workers: int = 16,
+    max_concurrent: int | None = None,
     grace: float = 20.0,
 ) -> RunningServer:
-    """Build and start a server; ``register`` adds servicers and returns their full service names."""
+    """Build and start a server; ``register`` adds servicers and returns their full service names.
+
+    Beyond ``max_concurrent`` calls in progress or waiting for a thread, gRPC refuses new
+    ones with RESOURCE_EXHAUSTED at once: an overloaded service answers, it never lets a
+    queue grow until every caller's deadline has passed.
+    """
     interceptors = [ErrorInterceptor()]
     if tracer_provider is not None:
         interceptors.insert(0, server_interceptor(tracer_provider=tracer_provider))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
         interceptors=interceptors,
+        maximum_concurrent_rpcs=max_concurrent,
         options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                  ("grpc.max_send_message_length", 64 * 1024 * 1024)],
     )

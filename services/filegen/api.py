@@ -9,7 +9,9 @@ from econtract.common.v1 import common_pb2
 from econtract.filegen.v1 import filegen_pb2 as pb
 from econtract.filegen.v1 import filegen_pb2_grpc
 from services.filegen import preview
+from services.filegen.fill import fill_docx
 from services.filegen.render import Renderer
+from services.filegen.safety import check_docx
 from services.filegen.schema import Loop, Schema
 from services.filegen.tempfiles import TempFiles
 
@@ -60,30 +62,35 @@ class FilegenApi(filegen_pb2_grpc.FilegenServiceServicer):
             return self.blobs.get(file.blob_ref)
         raise invalid(field, "is required (inline data or a blob reference)")
 
-    def _deliver(self, data: bytes, how: int) -> common_pb2.FileData:
+    def _deliver(self, data: bytes, how: int, stored: str = "") -> common_pb2.FileData:
+        """``data`` as the caller asked; ``stored`` is where it already is, reused when it fits."""
         if how == common_pb2.DELIVERY_BLOB:
-            return common_pb2.FileData(blob_ref=self.blobs.put(data))
+            return common_pb2.FileData(blob_ref=stored if stored.startswith("sha256:") else self.blobs.put(data))
         if how == common_pb2.DELIVERY_TEMPORARY_BLOB:
-            return common_pb2.FileData(blob_ref="tmp:" + self.temp.put(data))
+            return common_pb2.FileData(blob_ref=stored if stored.startswith("tmp:") else "tmp:" + self.temp.put(data))
         return common_pb2.FileData(data=data)
 
     def RenderDocument(self, request, context):
         docx = self._read(request.docx, "docx")
         data = struct_data(request.data) if request.HasField("data") else {}
-        rendered = self.renderer.render(docx, data, strict=request.strict)
+        keep = request.delivery == common_pb2.DELIVERY_BLOB
+        rendered = self.renderer.render(docx, data, strict=request.strict, keep=keep)
         return pb.RenderDocumentResponse(
-            pdf=self._deliver(rendered.pdf, request.delivery), sha256=rendered.sha256, page_count=rendered.pages
+            pdf=self._deliver(rendered.pdf, request.delivery, rendered.stored), sha256=rendered.sha256,
+            page_count=rendered.pages,
         )
 
     def InspectTemplate(self, request, context):
         docx = self._read(request.docx, "docx")
         inspection = self.renderer.inspect(docx, list(request.keywords))
         return pb.InspectTemplateResponse(
-            safe=True,
+            safe=inspection.safe,
             issues=[
-                pb.TemplateIssue(severity=pb.TemplateIssue.SEVERITY_WARNING, code="KEYWORD_NOT_FOUND",
-                                 message=f"keyword {k!r} does not appear in the sample rendering", location=k)
-                for k in inspection.missing_keywords
+                *(pb.TemplateIssue(severity=pb.TemplateIssue.SEVERITY_ERROR, code=p.code, message=p.message,
+                                   location=p.location) for p in inspection.problems),
+                *(pb.TemplateIssue(severity=pb.TemplateIssue.SEVERITY_WARNING, code="KEYWORD_NOT_FOUND",
+                                   message=f"keyword {k!r} does not appear in the sample rendering", location=k)
+                  for k in inspection.missing_keywords),
             ],
             fields=schema_fields(inspection.schema),
             keyword_hits=[pb.KeywordHit(keyword=k, page=p, x=x, y=y) for k, p, x, y in inspection.keyword_hits],
@@ -115,14 +122,23 @@ class FilegenApi(filegen_pb2_grpc.FilegenServiceServicer):
 
     def RenderHtml(self, request, context):
         document = self._read(request.document, "document")
-        theme = _THEMES[request.theme]
-        if request.source_format == pb.RenderHtmlRequest.SOURCE_FORMAT_PDF:
+        theme = _THEMES.get(request.theme)
+        if theme is None:
+            raise invalid("theme", f"unknown theme {request.theme}")
+        if _is_pdf(request.source_format, document):
             return pb.RenderHtmlResponse(html=preview.pdf_to_html(document, theme))
         if request.HasField("data"):
-            from services.filegen.fill import fill_docx
-
+            # fill_docx checks the template first and writes a well-formed result.
             document = fill_docx(document, struct_data(request.data), image_loader=self.blobs.get, strict=False)
+        else:
+            check_docx(document, field="document")
         return pb.RenderHtmlResponse(html=preview.docx_to_html(document, theme))
+
+
+def _is_pdf(source_format: int, document: bytes) -> bool:
+    if source_format == pb.RenderHtmlRequest.SOURCE_FORMAT_UNSPECIFIED:
+        return document.startswith(b"%PDF-")  # guessed from the bytes, as the proto says
+    return source_format == pb.RenderHtmlRequest.SOURCE_FORMAT_PDF
 
 
 def struct_data(struct) -> dict:

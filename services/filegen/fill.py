@@ -467,6 +467,10 @@ _FORBIDDEN_NODES: dict[type, str] = {
 }
 
 
+class _Forbidden(TemplateSyntaxError):
+    """Well-formed Jinja that reaches past the sandbox (includes, |safe...): unsafe, not a typo."""
+
+
 class _ContractEnvironment(SandboxedEnvironment):
     """Jinja2's sandbox with autoescape fixed on and the escape hatches closed."""
 
@@ -492,10 +496,10 @@ class _ContractEnvironment(SandboxedEnvironment):
         tree = super()._parse(source, name, filename)
         for node_type, what in _FORBIDDEN_NODES.items():
             for node in tree.find_all(node_type):
-                raise TemplateSyntaxError(f"{what} is not allowed in contract templates", node.lineno, name, filename)
+                raise _Forbidden(f"{what} is not allowed in contract templates", node.lineno, name, filename)
         for node in tree.find_all(nodes.Filter):
             if node.name == "safe":
-                raise TemplateSyntaxError("|safe is not allowed in contract templates", node.lineno, name, filename)
+                raise _Forbidden("|safe is not allowed in contract templates", node.lineno, name, filename)
         return tree
 
     def from_string(self, source: Any, globals: Any = None, template_class: Any = None) -> Any:
@@ -717,11 +721,13 @@ def template_error(exc: TemplateError, part: str | None = None) -> InvalidArgume
     """Explain a Jinja error in the template author's terms: what, and near which text."""
     where = _in_part(part)
     if isinstance(exc, SecurityError):
-        return invalid(TEMPLATE_FIELD, f"the template tries something the sandbox forbids{where}: {exc}")
+        return invalid(TEMPLATE_FIELD, f"the template tries something the sandbox forbids{where}: {exc}",
+                       "UNSAFE_EXPRESSION")
     if isinstance(exc, TemplateSyntaxError):
         near = _near(getattr(exc, "source", None), exc.lineno)
-        return invalid(TEMPLATE_FIELD, f"template syntax error{where}: {exc.message}{near}")
-    return invalid(TEMPLATE_FIELD, f"the template failed while filling{where}: {exc}")
+        reason = "UNSAFE_EXPRESSION" if isinstance(exc, _Forbidden) else "SYNTAX_ERROR"
+        return invalid(TEMPLATE_FIELD, f"template syntax error{where}: {exc.message}{near}", reason)
+    return invalid(TEMPLATE_FIELD, f"the template failed while filling{where}: {exc}", "FILL_ERROR")
 
 
 def _in_part(part: str | None) -> str:

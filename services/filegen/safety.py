@@ -105,9 +105,9 @@ def parse_xml(data: bytes, *, field: str, part: str) -> etree._Element:
     try:
         tree = etree.parse(io.BytesIO(data), safe_xml_parser())
     except etree.XMLSyntaxError as exc:
-        raise invalid(field, f"part {part} is not well-formed XML: {exc}") from None
+        raise invalid(field, f"part {part} is not well-formed XML: {exc}", "NOT_A_DOCX") from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise invalid(field, f"part {part} declares a DOCTYPE; DTDs and entities are not allowed")
+        raise invalid(field, f"part {part} declares a DOCTYPE; DTDs and entities are not allowed", "DOCTYPE")
     return tree.getroot()
 
 
@@ -118,7 +118,7 @@ def check_docx(data: bytes, limits: Limits = DEFAULT_LIMITS, *, field: str = "te
     passed before under the same limits are not examined again.
     """
     if len(data) > limits.max_upload_bytes:
-        raise invalid(field, f"is {_size(len(data))}; the limit is {_size(limits.max_upload_bytes)}")
+        raise invalid(field, f"is {_size(len(data))}; the limit is {_size(limits.max_upload_bytes)}", "TOO_LARGE")
     key = (hashlib.sha256(data).digest(), limits)
     with _passed_lock:
         if key in _passed:
@@ -127,7 +127,7 @@ def check_docx(data: bytes, limits: Limits = DEFAULT_LIMITS, *, field: str = "te
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise invalid(field, "is not a .docx file (not a zip archive)") from None
+        raise invalid(field, "is not a .docx file (not a zip archive)", "NOT_A_DOCX") from None
     with archive:
         entries = archive.infolist()
         _check_entries(entries, limits, field)
@@ -141,24 +141,25 @@ def check_docx(data: bytes, limits: Limits = DEFAULT_LIMITS, *, field: str = "te
 
 def _check_entries(entries: list[zipfile.ZipInfo], limits: Limits, field: str) -> None:
     if len(entries) > limits.max_entries:
-        raise invalid(field, f"has {len(entries)} zip entries; the limit is {limits.max_entries}")
+        raise invalid(field, f"has {len(entries)} zip entries; the limit is {limits.max_entries}", "TOO_LARGE")
     declared = sum(e.file_size for e in entries)
     if declared > limits.max_uncompressed_bytes:
         raise invalid(
             field,
             f"would unpack to {_size(declared)}; the limit is {_size(limits.max_uncompressed_bytes)} (zip bomb?)",
+            "TOO_LARGE",
         )
     seen: set[str] = set()
     for entry in entries:
         name = entry.filename
         # Two entries with one name let different readers see different documents.
         if name.lower() in seen:
-            raise invalid(field, f"has the zip entry {name!r} twice")
+            raise invalid(field, f"has the zip entry {name!r} twice", "NOT_A_DOCX")
         seen.add(name.lower())
         if name.startswith("/") or "\\" in name or ".." in name.split("/"):
-            raise invalid(field, f"has a zip entry with an unsafe name: {name!r}")
+            raise invalid(field, f"has a zip entry with an unsafe name: {name!r}", "NOT_A_DOCX")
         if entry.flag_bits & 0x1:
-            raise invalid(field, f"has an encrypted zip entry: {name!r}")
+            raise invalid(field, f"has an encrypted zip entry: {name!r}", "NOT_A_DOCX")
 
 
 def _read_entries(
@@ -179,12 +180,13 @@ def _read_entries(
                         raise invalid(
                             field,
                             f"unpacks to more than {_size(limits.max_uncompressed_bytes)} (zip bomb?)",
+                            "TOO_LARGE",
                         )
                     chunks.append(chunk)
         except InvalidArgument:
             raise
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, ValueError, zlib.error, OSError) as exc:
-            raise invalid(field, f"has a corrupt zip entry {entry.filename!r}: {exc}") from None
+            raise invalid(field, f"has a corrupt zip entry {entry.filename!r}: {exc}", "NOT_A_DOCX") from None
         parts[entry.filename] = b"".join(chunks)
     return parts
 
@@ -192,13 +194,13 @@ def _read_entries(
 def _check_package(parts: dict[str, bytes], limits: Limits, field: str) -> None:
     content_types = parts.get("[Content_Types].xml")
     if content_types is None:
-        raise invalid(field, "is not a Word document ([Content_Types].xml is missing)")
+        raise invalid(field, "is not a Word document ([Content_Types].xml is missing)", "NOT_A_DOCX")
     overrides, defaults = _content_types(content_types, field)
     for ctype in [*overrides.values(), *defaults.values()]:
         if "macroenabled" in ctype.lower() or "vba" in ctype.lower():
-            raise invalid(field, f"declares macro content ({ctype}); macro-enabled documents are not accepted")
+            raise invalid(field, f"declares macro content ({ctype}); macro-enabled documents are not accepted", "MACRO")
     if _MAIN_DOCUMENT_TYPE not in overrides.values():
-        raise invalid(field, "is not a Word .docx document (no main document part; .docm/.dotx are not accepted)")
+        raise invalid(field, "is not a Word .docx document (no main document part; .docm/.dotx are not accepted)", "NOT_A_DOCX")
 
     for name, blob in parts.items():
         lowered = name.lower()
@@ -206,17 +208,17 @@ def _check_package(parts: dict[str, bytes], limits: Limits, field: str) -> None:
         ctype = overrides.get("/" + lowered, defaults.get(ext, ""))
         base = posixpath.basename(lowered)
         if base.startswith(("vbaproject", "vbadata")):  # macro storage under any content type
-            raise invalid(field, f"contains macros ({name}); macro-enabled documents are not accepted")
+            raise invalid(field, f"contains macros ({name}); macro-enabled documents are not accepted", "MACRO")
         if "activex" in lowered or "activex" in ctype.lower():
-            raise invalid(field, f"contains ActiveX controls ({name})")
+            raise invalid(field, f"contains ActiveX controls ({name})", "ACTIVE_CONTENT")
         if lowered.startswith("word/embeddings/") or "oleobject" in ctype.lower():
-            raise invalid(field, f"contains an embedded object ({name}); embedded OLE objects are not accepted")
+            raise invalid(field, f"contains an embedded object ({name}); embedded OLE objects are not accepted", "EMBEDDED_OBJECT")
         # Images first: SVG is XML, but it is an image format we do not accept.
         if ctype.startswith("image/") or lowered.startswith("word/media/"):
             check_image(blob, limits, field=field, label=f"image {name}")
         elif ctype.endswith("xml") or ext in ("xml", "rels"):
             if len(blob) > limits.max_xml_part_bytes:
-                raise invalid(field, f"part {name} is {_size(len(blob))}; the limit is {_size(limits.max_xml_part_bytes)}")
+                raise invalid(field, f"part {name} is {_size(len(blob))}; the limit is {_size(limits.max_xml_part_bytes)}", "TOO_LARGE")
             root = parse_xml(blob, field=field, part=name)
             if ext == "rels":
                 _check_relationships(root, name, field)
@@ -239,7 +241,7 @@ def _check_relationships(root: etree._Element, part: str, field: str) -> None:
         kind = rel.get("Type", "").rstrip("/").rsplit("/", 1)[-1]
         target = rel.get("Target", "")
         if kind in _FORBIDDEN_REL_TYPES:
-            raise invalid(field, f"{part} links {_FORBIDDEN_REL_TYPES[kind]} ({target!r}); they are not accepted")
+            raise invalid(field, f"{part} links {_FORBIDDEN_REL_TYPES[kind]} ({target!r}); they are not accepted", "EXTERNAL_LINK")
         if rel.get("TargetMode", "").lower() != "external":
             continue
         if kind != "hyperlink":
@@ -247,10 +249,11 @@ def _check_relationships(root: etree._Element, part: str, field: str) -> None:
                 field,
                 f"{part} has an external {kind} relationship to {target!r}; "
                 "only hyperlinks may point outside the document",
+                "EXTERNAL_LINK",
             )
         scheme = urlsplit(target.strip()).scheme.lower()
         if scheme not in _ALLOWED_LINK_SCHEMES:
-            raise invalid(field, f"{part} has a hyperlink to {target!r}; only http, https and mailto links are allowed")
+            raise invalid(field, f"{part} has a hyperlink to {target!r}; only http, https and mailto links are allowed", "EXTERNAL_LINK")
 
 
 def check_image(
@@ -261,19 +264,20 @@ def check_image(
     ``field`` is the request field to blame, ``label`` names the image in the message.
     """
     if len(data) > limits.max_image_bytes:
-        raise invalid(field, f"{label} is {_size(len(data))}; the limit is {_size(limits.max_image_bytes)}")
+        raise invalid(field, f"{label} is {_size(len(data))}; the limit is {_size(limits.max_image_bytes)}", "BAD_IMAGE")
     info = _image_header(data, field, label)
     if info is None or info.format not in limits.image_formats:
         allowed = ", ".join(sorted(f.upper() for f in limits.image_formats))
-        raise invalid(field, f"{label} is not an accepted image (accepted: {allowed}, recognised by content, not by name)")
+        raise invalid(field, f"{label} is not an accepted image (accepted: {allowed}, recognised by content, not by name)", "BAD_IMAGE")
     if info.width <= 0 or info.height <= 0:
-        raise invalid(field, f"{label} has an empty size {info.width}×{info.height}")
+        raise invalid(field, f"{label} has an empty size {info.width}×{info.height}", "BAD_IMAGE")
     pixels = info.width * info.height
     if pixels > limits.max_image_pixels:
         raise invalid(
             field,
             f"{label} is a {info.format.upper()} of {info.width}×{info.height} = {pixels} pixels; "
             f"the limit is {limits.max_image_pixels} (decompression bomb?)",
+            "BAD_IMAGE",
         )
     return info
 
@@ -289,7 +293,7 @@ def _image_header(data: bytes, field: str, label: str) -> ImageInfo | None:
         if data.startswith(b"BM"):
             return _bmp(data)
     except (struct.error, _Malformed) as exc:
-        raise invalid(field, f"{label} has a malformed header{': ' + str(exc) if str(exc) else ''}") from None
+        raise invalid(field, f"{label} has a malformed header{': ' + str(exc) if str(exc) else ''}", "BAD_IMAGE") from None
     return None
 
 

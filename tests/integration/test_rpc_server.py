@@ -64,3 +64,28 @@ def test_an_unexpected_handler_error_is_a_generic_internal_status_with_the_trace
     assert "hunter2" in str(logged[0].exc_info[1])
     assert [(s.name, format(s.context.trace_id, "032x")) for s in exporter.get_finished_spans()] == [
         ("/test.Broken/Fail", trace_id)]
+
+
+def test_calls_beyond_the_concurrency_bound_are_refused_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.integration.slow_server import register
+
+    running = start_server(f"127.0.0.1:{free_port()}", register, tracer_provider=None, workers=2,
+                           max_concurrent=3, grace=1)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            sleep = channel.unary_unary("/test.Slow/Sleep")
+
+            def call(_):
+                try:
+                    return sleep(b"1.5", timeout=30)
+                except grpc.RpcError as error:
+                    return error.code()
+
+            with ThreadPoolExecutor(6) as callers:
+                outcomes = list(callers.map(call, range(6)))
+    finally:
+        running.stop()
+    # Two run, one waits for a thread, three are refused without waiting for anything.
+    assert outcomes.count(b"done") == 3 and outcomes.count(grpc.StatusCode.RESOURCE_EXHAUSTED) == 3, outcomes

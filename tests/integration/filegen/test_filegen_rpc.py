@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import os
 import re
 
 import grpc
@@ -15,6 +17,7 @@ from econtract.common.v1 import common_pb2
 from econtract.filegen.v1 import filegen_pb2 as pb
 from econtract.filegen.v1 import filegen_pb2_grpc
 from services.filegen import preview
+from services.filegen.tempfiles import TempFiles
 from tests.fixtures.docx_fixtures import loan_contract_data, loan_contract_docx_bytes, malicious_docx, simple_docx
 
 
@@ -163,3 +166,119 @@ def test_blob_delivery_round_trips(filegen):
     assert temporary.pdf.blob_ref.startswith("tmp:")
     pages = filegen.RenderPages(pb.RenderPagesRequest(pdf=common_pb2.FileData(blob_ref=temporary.pdf.blob_ref)), timeout=30)
     assert pages.page_count == 1
+
+
+# --- where renders are kept ------------------------------------------------------------
+
+
+def _cache_entry(mesh, docx: bytes, data: dict, strict: bool) -> tuple[str, int]:
+    """The render cache's value for one render, and its time to live in seconds."""
+    from services.filegen.render import _cache_key
+
+    ctx = mesh.contexts["filegen"]
+    mode = "strict" if strict else "lenient"
+    key = f"{ctx.settings.redis_prefix}filegen:render:{mode}:{_cache_key(hashlib.sha256(docx).hexdigest(), data)}"
+    return ctx.redis.get(key).decode(), ctx.redis.ttl(key)
+
+
+def _temp_ttl() -> float:
+    return float(os.environ.get("FILEGEN_TMP_TTL") or 3600)
+
+
+def test_previews_live_in_the_expiring_area_and_never_in_the_blob_store(filegen, mesh):
+    blobs = mesh.contexts["filegen"].blobs
+    docx = simple_docx("预览：{{ name }}")
+    reply = _render(filegen, docx, {"name": "临时预览"}, strict=False)
+    assert not blobs.exists("sha256:" + reply.sha256)
+    ref, ttl = _cache_entry(mesh, docx, {"name": "临时预览"}, strict=False)
+    assert ref.startswith("tmp:") and 0 < ttl <= _temp_ttl()
+    kept_for_now = (mesh.settings("filegen").blob_dir / "tmp" / ref[4:]).read_bytes()
+    assert hashlib.sha256(kept_for_now).hexdigest() == reply.sha256
+
+
+def test_a_contract_render_delivered_as_a_blob_is_kept_for_good(filegen, mesh):
+    blobs = mesh.contexts["filegen"].blobs
+    docx = simple_docx("合同：{{ no }}")
+    preview_first = _render(filegen, docx, {"no": "K-1"})
+    assert not blobs.exists("sha256:" + preview_first.sha256)
+    kept = _render(filegen, docx, {"no": "K-1"}, delivery=common_pb2.DELIVERY_BLOB)
+    # The cached render is promoted: same bytes, now in the blob store, and the cache points there.
+    assert kept.sha256 == preview_first.sha256 and kept.pdf.blob_ref == "sha256:" + kept.sha256
+    assert blobs.get(kept.pdf.blob_ref) == preview_first.pdf.data
+    ref, ttl = _cache_entry(mesh, docx, {"no": "K-1"}, strict=True)
+    assert ref == kept.pdf.blob_ref and ttl > _temp_ttl()
+
+
+def test_an_expired_temporary_render_is_rendered_again(filegen, mesh):
+    docx = simple_docx("过期：{{ no }}")
+    first = _render(filegen, docx, {"no": "E-1"}, strict=False)
+    ref, _ = _cache_entry(mesh, docx, {"no": "E-1"}, strict=False)
+    TempFiles(mesh.settings("filegen").blob_dir / "tmp").delete(ref[4:])
+    again = _render(filegen, docx, {"no": "E-1"}, strict=False)
+    new_ref, _ = _cache_entry(mesh, docx, {"no": "E-1"}, strict=False)
+    assert new_ref.startswith("tmp:") and new_ref != ref
+    assert "E-1" in "".join(preview.pdf_text(again.pdf.data)) and again.page_count == first.page_count
+
+
+def _blob_count(mesh) -> int:
+    root = mesh.settings("filegen").blob_dir
+    return sum(1 for path in root.rglob("*") if path.is_file() and "tmp" not in path.relative_to(root).parts)
+
+
+def test_trial_renders_and_inline_conversions_leave_nothing_in_the_blob_store(filegen, mesh):
+    before = _blob_count(mesh)
+    filegen.InspectTemplate(pb.InspectTemplateRequest(docx=common_pb2.FileData(data=simple_docx("试算 {{ x }}"))),
+                            timeout=60)
+    converted = filegen.ConvertToPdf(pb.ConvertToPdfRequest(document=common_pb2.FileData(data=simple_docx("转换 7")),
+                                                            file_name="a.docx"), timeout=60)
+    assert converted.page_count == 1 and _blob_count(mesh) == before
+
+
+# --- inspection reports problems with their codes ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("docx", "code"),
+    [
+        (lambda: malicious_docx("external_template"), "EXTERNAL_LINK"),
+        (lambda: malicious_docx("macro_part"), "MACRO"),
+        (lambda: malicious_docx("zip_bomb"), "TOO_LARGE"),
+        (lambda: malicious_docx("doctype_entity"), "DOCTYPE"),
+        (lambda: malicious_docx("not_a_zip"), "NOT_A_DOCX"),
+        (lambda: simple_docx("{{ ''.__class__.__mro__ }}"), "UNSAFE_EXPRESSION"),
+        (lambda: simple_docx("{% include 'x' %}"), "UNSAFE_EXPRESSION"),
+        (lambda: simple_docx("{% if %}"), "SYNTAX_ERROR"),
+    ],
+    ids=["external", "macro", "zip_bomb", "doctype", "not_a_zip", "escape", "include", "syntax"],
+)
+def test_inspection_reports_an_unusable_template_with_its_code(filegen, docx, code):
+    reply = filegen.InspectTemplate(pb.InspectTemplateRequest(docx=common_pb2.FileData(data=docx()),
+                                                              keywords=["甲方"]), timeout=60)
+    errors = [i for i in reply.issues if i.severity == pb.TemplateIssue.SEVERITY_ERROR]
+    assert not reply.safe and [i.code for i in errors] == [code] and errors[0].message
+    assert not reply.keyword_hits and reply.page_count == 0
+
+
+def test_a_sound_template_is_safe_with_warnings_only(filegen):
+    reply = filegen.InspectTemplate(pb.InspectTemplateRequest(docx=common_pb2.FileData(data=simple_docx("乙方 {{ y }}")),
+                                                              keywords=["甲方"]), timeout=60)
+    assert reply.safe and [(i.severity, i.code) for i in reply.issues] == [
+        (pb.TemplateIssue.SEVERITY_WARNING, "KEYWORD_NOT_FOUND")]
+
+
+# --- HTML previews check what they are given ------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["zip_bomb", "billion_laughs", "external_entity", "external_template"])
+def test_html_of_a_hostile_document_is_refused_even_without_data(filegen, kind):
+    request = pb.RenderHtmlRequest(document=common_pb2.FileData(data=malicious_docx(kind)),
+                                   source_format=pb.RenderHtmlRequest.SOURCE_FORMAT_DOCX)
+    with pytest.raises(grpc.RpcError) as caught:
+        filegen.RenderHtml(request, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and _violations(caught.value) == ["document"]
+
+
+def test_html_of_a_pdf_is_recognised_from_its_bytes(filegen):
+    pdf = _render(filegen, simple_docx("页面 HTML"), {}).pdf.data
+    html = filegen.RenderHtml(pb.RenderHtmlRequest(document=common_pb2.FileData(data=pdf)), timeout=30).html
+    assert html.count("<img") == 1 and "data:image/png;base64," in html
