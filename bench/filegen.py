@@ -11,8 +11,10 @@ import base64
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,8 +24,6 @@ import grpc
 from google.protobuf import struct_pb2
 
 from bench.report import percentile, write_section
-from core.service import ServiceContext, start
-from core.settings import load
 from econtract.common.v1 import common_pb2
 from econtract.filegen.v1 import filegen_pb2 as pb
 from econtract.filegen.v1 import filegen_pb2_grpc
@@ -56,19 +56,37 @@ def _free_port() -> int:
 
 
 class Service:
-    """The real filegen service on a real port, with its own state directory and Redis namespace."""
+    """The real filegen service, as the platform runs it: its own process (``econtract serve
+    filegen``) on a real port, with its own state directory and Redis namespace."""
 
     def __init__(self, var: Path):
-        env = {**os.environ, "ECONTRACT_VAR_DIR": str(var), "FILEGEN_ADDR": f"127.0.0.1:{_free_port()}",
+        address = f"127.0.0.1:{_free_port()}"
+        env = {**os.environ, "ECONTRACT_VAR_DIR": str(var), "FILEGEN_ADDR": address,
                "ECONTRACT_REDIS_PREFIX": f"bench{secrets.token_hex(3)}:", "OTEL_TRACES_EXPORTER": "none"}
-        from services.filegen.server import register
-
-        self.ctx = ServiceContext(load("filegen", env), None)
-        self.server = start(self.ctx, register)
-        self.channel = grpc.insecure_channel(env["FILEGEN_ADDR"])
+        econtract = Path(sys.executable).with_name("econtract")
+        self.log = open(var / "filegen.log", "wb")
+        self.process = subprocess.Popen([str(econtract), "serve", "filegen"], env=env,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        self.channel = grpc.insecure_channel(address)
+        self._wait_serving(var)
         self.stub = filegen_pb2_grpc.FilegenServiceStub(self.channel)
         self.template = loan_contract_docx_bytes()
         self.base = loan_contract_data()
+
+    def _wait_serving(self, var: Path, timeout: float = 60) -> None:
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        health = health_pb2_grpc.HealthStub(self.channel)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"filegen exited at start; see {var / 'filegen.log'}")
+            try:
+                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                time.sleep(0.2)
+        raise SystemExit(f"filegen did not serve within {timeout} s; see {var / 'filegen.log'}")
 
     def render(self) -> float:
         data = {**self.base, "contract_no": "JK-" + secrets.token_hex(6)}
@@ -79,10 +97,53 @@ class Service:
         assert reply.page_count == 3, reply.page_count
         return elapsed
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU used so far by the service process and by its LibreOffice processes."""
+        used = {"service": _cpu(self.process.pid), "soffice": 0.0}
+        for pid in _descendants(self.process.pid):
+            if _comm(pid) == "soffice.bin":
+                used["soffice"] += _cpu(pid)
+        return used
+
     def close(self) -> None:
         self.channel.close()
-        self.server.stop()
-        self.ctx.close()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+def _stat(pid: int) -> list[str]:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return [text[text.index("(") + 1:text.rindex(")")], *text[text.rindex(")") + 2:].split()]
+
+
+def _comm(pid: int) -> str:
+    fields = _stat(pid)
+    return fields[0] if fields else ""
+
+
+def _cpu(pid: int) -> float:
+    fields = _stat(pid)  # utime and stime are fields 14 and 15 of /proc/PID/stat
+    return (int(fields[12]) + int(fields[13])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            children.setdefault(int(fields[2]), []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def cold_soffice(docx: bytes, runs: int) -> list[float]:
@@ -143,10 +204,12 @@ def main() -> None:
             print(f"fill+convert RPC x{args.renders} at concurrency 1", flush=True)
             serial = [service.render() for _ in range(args.renders)]
             print(f"fill+convert RPC x{args.throughput_renders} at concurrency 4", flush=True)
+            cpu_before = service.cpu_seconds()
             started = time.perf_counter()
             with ThreadPoolExecutor(4) as workers:
                 parallel = list(workers.map(lambda _: service.render(), range(args.throughput_renders)))
             wall = time.perf_counter() - started
+            cpu = {k: (v - cpu_before[k]) / args.throughput_renders for k, v in service.cpu_seconds().items()}
         finally:
             service.close()
     print(f"baseline again: x{half} each", flush=True)
@@ -177,6 +240,8 @@ worker as the pool runs it. Both are measured half before and half after the ser
 - Throughput at concurrency 4 ÷ one warm LibreOffice: **{throughput / warm_throughput:.2f}×** (target ≥ 1.8×);
   ÷ one tuned pool worker: {throughput / tuned_throughput:.2f}×.
 - p50 against a cold `soffice` per document: {percentile(cold, 50) / percentile(serial, 50):.0f}× faster.
+- CPU per render at concurrency 4: LibreOffice {cpu["soffice"] * 1000:.0f} ms, the filegen service process
+  {cpu["service"] * 1000:.1f} ms (fill, gRPC, cache, temporary area, worker protocol).
 """
     write_section("filegen: fill + convert", body)
     print(body)

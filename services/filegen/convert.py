@@ -91,7 +91,7 @@ class ConverterSettings:
     system_python: str = "/usr/bin/python3"
     soffice: str = "/usr/lib/libreoffice/program/soffice.bin"
     fonts_dir: Path | None = None
-    job_root: Path | None = None  # None: a private temporary directory per pool
+    job_root: Path | None = None  # None: memory-backed /dev/shm when there is one, else the temp dir
     sandbox: str = "auto"
     start_timeout: float = 60.0
     malloc: str = "auto"  # soffice's allocator: auto (tcmalloc if installed), system, or a library path
@@ -424,10 +424,11 @@ class ConverterPool:
     def _start_workers(self) -> list[_Worker]:
         self._check_installation()
         settings = self.settings
-        base = settings.job_root
+        base = settings.job_root or memory_job_root()
         if base is not None:
             base.mkdir(parents=True, exist_ok=True)
-        self._root = Path(tempfile.mkdtemp(prefix="filegen-convert-", dir=base))
+            _remove_orphans(base)
+        self._root = Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{os.getpid()}-", dir=base))
         for directory in ("jobs", "private", "bin"):
             (self._root / directory).mkdir()
         # The sandbox sees a copy of the worker program, not the project's tree.
@@ -784,6 +785,25 @@ class ConverterPool:
                 old.stop()
             with self._cond:
                 self._replacers.discard(threading.current_thread())
+
+
+_ROOT_PREFIX = "filegen-convert-"
+
+
+def memory_job_root() -> Path | None:
+    """/dev/shm when it is a writable directory: every job writes a .docx and a PDF that are
+    read once and deleted within a second, so keeping them off the disk spares the writeback."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
+
+
+def _remove_orphans(base: Path) -> None:
+    """Remove pool directories whose process is gone (killed before it could clean up):
+    in a memory-backed root they would hold memory until the next boot."""
+    for path in base.glob(f"{_ROOT_PREFIX}*"):
+        pid = path.name[len(_ROOT_PREFIX):].partition("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _kill_all(workers: set[_Worker], root: Path) -> None:

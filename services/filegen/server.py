@@ -51,7 +51,7 @@ def fit_queue(settings, threads: int, environ=os.environ):
 def register(server: grpc.Server, ctx: ServiceContext) -> list[str]:
     from econtract.filegen.v1 import filegen_pb2, filegen_pb2_grpc
     from services.filegen.api import FilegenApi
-    from services.filegen.convert import ConverterPool, ConverterSettings
+    from services.filegen.convert import ConverterPool, ConverterSettings, memory_job_root
     from services.filegen.render import Renderer
     from services.filegen.tempfiles import TempFiles
 
@@ -61,7 +61,7 @@ def register(server: grpc.Server, ctx: ServiceContext) -> list[str]:
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
     settings = fit_queue(settings, ctx.settings.rpc_workers)
-    if settings.job_root is None:
+    if settings.job_root is None and memory_job_root() is None:
         settings = dataclasses.replace(settings, job_root=ctx.settings.var_dir / "filegen-jobs")
     pool = ConverterPool(settings)
     # Warm the workers in the background: health answers at once, the first render waits for them.

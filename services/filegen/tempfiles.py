@@ -37,7 +37,7 @@ class TempFiles:
         directory: Path | str = DEFAULT_DIRECTORY,
         ttl: float = DEFAULT_TTL,
         *,
-        sweep_batch: int = 64,
+        sweep_batch: int = 8,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not ttl > 0:

@@ -16,10 +16,10 @@ from fontTools.ttLib import TTFont
 from PIL import Image
 
 from core import errors
-from services.filegen.convert import ConverterPool, ConverterSettings, _read_complete_pdf
+from services.filegen.convert import ConverterPool, ConverterSettings, _read_complete_pdf, memory_job_root
 from services.filegen.preview import page_count
 
-from .conftest import start_pool
+from .conftest import require_libreoffice, start_pool
 from .documents import in_font, loan_contract, long_document
 from .test_convert import fonts_used
 
@@ -273,3 +273,25 @@ def _children_named(root: int, name: str) -> Iterator[str]:
                 pending += (task / "children").read_text().split()
         except FileNotFoundError:
             continue
+
+
+def test_jobs_default_to_memory_and_orphaned_pool_directories_are_removed() -> None:
+    shm = memory_job_root()
+    assert shm == Path("/dev/shm"), "this machine has a writable tmpfs /dev/shm"
+    orphan = shm / "filegen-convert-4194305-test"  # above Linux's largest pid: its process is gone
+    live = shm / f"filegen-convert-{os.getpid()}-test"  # this process: still running
+    orphan.mkdir()
+    live.mkdir()
+    try:
+        settings = ConverterSettings(workers=1)
+        require_libreoffice(settings)
+        with ConverterPool(settings).start() as pool:
+            mine = [p for p in shm.glob(f"filegen-convert-{os.getpid()}-*") if p != live]
+            assert len(mine) == 1 and (mine[0] / "jobs").is_dir()
+            assert page_count(pool.convert(loan_contract(pages=1))) == 1
+            assert not orphan.exists() and live.exists()
+        assert not mine[0].exists()
+    finally:
+        for path in (orphan, live):
+            if path.exists():
+                path.rmdir()
