@@ -29,13 +29,22 @@ def _png(image: Image.Image, fmt: str = "PNG") -> bytes:
     return buf.getvalue()
 
 
-def test_round_company_seal_is_a_transparent_red_ring_with_a_star():
-    image = _open(seals.round_company_seal("某某科技有限公司", "1101020012345", title="合同专用章", size=400))
-    assert image.size == (400, 400)
-    for corner in [(0, 0), (399, 0), (0, 399), (399, 399)]:
+def _red_ring(png: bytes, size: tuple[int, int], inset: int) -> Image.Image:
+    """The seal, checked to be ``size`` with transparent corners and a red ring ``inset`` pixels in
+    at the middle of its top and of its left side."""
+    image = _open(png)
+    assert image.size == size
+    width, height = size
+    for corner in [(0, 0), (width - 1, 0), (0, height - 1), (width - 1, height - 1)]:
         assert image.getpixel(corner)[3] == 0
-    assert _is_red(image.getpixel((200, 12)))  # top of the ring
-    assert _is_red(image.getpixel((12, 200)))  # left of the ring
+    assert _is_red(image.getpixel((width // 2, inset)))  # top of the ring
+    assert _is_red(image.getpixel((inset, height // 2)))  # left of the ring
+    return image
+
+
+def test_round_company_seal_is_a_transparent_red_ring_with_a_star():
+    image = _red_ring(seals.round_company_seal("某某科技有限公司", "1101020012345", title="合同专用章", size=400),
+                      (400, 400), 12)
     assert _is_red(image.getpixel((200, 190)))  # inside the star
     assert image.getpixel((200, 100))[3] == 0 or _is_red(image.getpixel((200, 100)))  # no other colours
 
@@ -104,12 +113,8 @@ def test_square_seal_reads_right_column_first():
 
 
 def test_oval_company_seal_is_a_four_by_three_ring_without_a_star():
-    image = _open(seals.oval_company_seal("某某科技有限公司", "91110302MA01NNKT89", title="发票专用章", size=400))
-    assert image.size == (400, 300)
-    for corner in [(0, 0), (399, 0), (0, 299), (399, 299)]:
-        assert image.getpixel(corner)[3] == 0
-    assert _is_red(image.getpixel((200, 9)))  # top of the ring
-    assert _is_red(image.getpixel((9, 150)))  # left of the ring
+    image = _red_ring(seals.oval_company_seal("某某科技有限公司", "91110302MA01NNKT89", title="发票专用章", size=400),
+                      (400, 300), 9)
     assert image.getpixel((200, 130))[3] == 0  # where a round seal has its star
 
 
