@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from tests.integration.contract.helpers import borrower, create_contract, lender, ok, signer_of
-from tests.integration.pages.flow import Signer, code_for
+from tests.integration.contract.helpers import ok, signer_of
+from tests.integration.pages.flow import Signer
+from tests.support.reading_page import to_the_reading_page
 
 RETURN = "https://biz.example/back"
 SUCCESS_TEXT = "感谢签署，款项一个工作日内到账"
@@ -14,13 +15,8 @@ SUCCESS_TEXT = "感谢签署，款项一个工作日内到账"
 
 def _signed(client, template_id: str) -> tuple[Signer, dict]:
     """A new contract's borrower, signed on the page; the final redirect is not followed."""
-    person = borrower(order=1)
-    contract = create_contract(client, template_id, signers=[lender(order=2), person])
-    body = {"signerId": signer_of(contract, "borrower")["signerId"], "source": "PC", "scene": "NORMAL"}
-    page = Signer(ok(client.post(f"/v1/contracts/{contract['contractId']}:signUrl", body))["url"])
-    page.post("consent", agree="on")
-    page.post("intent", method="SMS")
-    assert "阅读并签署" in page.post("intent/confirm", code=code_for(client, person["mobile"])).text
+    page, contract, read = to_the_reading_page(client, template_id)
+    assert "阅读并签署" in read
     sent = page.http.post(page.base + "/sign", data={"csrf": page.csrf, "appearance": "default"},
                           follow_redirects=False)
     assert sent.status_code == 303 and sent.headers["location"] == page.base
