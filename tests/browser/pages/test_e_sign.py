@@ -87,15 +87,8 @@ def test_h5_signing_on_a_phone_with_a_handwritten_signature(business_line, open_
 
 def test_combined_signing_of_two_contracts_after_one_code(business_line, open_page, shot):
     line = business_line()
-    person = borrower(order=1)
-    group = "pages-combined-" + person["mobile"]
-    first = create_contract(line.client, line.template_id, groupId=group, signers=[lender(order=2), dict(person)],
-                            title="借款合同-张三")
-    second = create_contract(line.client, line.template_id, groupId=group, signers=[lender(order=2), dict(person)],
-                             title="担保合同-张三")
     page = open_page()
-    page.goto(sign_url(line.client, first))
-    open_cloud_signing(page)
+    person, first, second = open_two_contracts_of_one_group(line, page, "pages-combined-")
     expect(page.locator(".contract-list li")).to_have_text(["借款合同-张三", "担保合同-张三"])
     verify_by_sms(page, line.client, person["mobile"])
     expect(page.locator("[data-contract-item]")).to_have_count(2)
@@ -148,15 +141,8 @@ def test_forced_reading_holds_the_signature_back(business_line, open_page, shot)
 
 def test_forced_reading_of_combined_contracts_needs_each_one_read(business_line, open_page, shot):
     line = business_line(signing_page={"forcedReading": True, "minReadingSeconds": 3})
-    person = borrower(order=1)
-    group = "pages-reading-" + person["mobile"]
-    first = create_contract(line.client, line.template_id, groupId=group, signers=[lender(order=2), dict(person)],
-                            title="借款合同-张三")
-    second = create_contract(line.client, line.template_id, groupId=group, signers=[lender(order=2), dict(person)],
-                             title="担保合同-张三")
     page = open_page()
-    page.goto(sign_url(line.client, first))
-    open_cloud_signing(page)
+    person, first, second = open_two_contracts_of_one_group(line, page, "pages-reading-")
     verify_by_sms(page, line.client, person["mobile"])
     sign = page.get_by_role("button", name="确认签署全部 2 份")
     marks = page.locator("[data-read-mark]")
@@ -181,3 +167,17 @@ def test_forced_reading_of_combined_contracts_needs_each_one_read(business_line,
 def wait_out_the_reading_time(page) -> None:
     """Until the page's countdown has run out (its timer text clears as the time gate is reported)."""
     expect(page.locator("[data-reading-timer]")).to_have_text("", timeout=60000)
+
+
+def open_two_contracts_of_one_group(line, page, group_prefix: str) -> tuple[dict, dict, dict]:
+    """A loan and a guarantee contract for one borrower in one signing group (named ``group_prefix``
+    and the borrower's mobile), the page opened at the first one's cloud-signing step."""
+    person = borrower(order=1)
+    group = group_prefix + person["mobile"]
+    first = create_contract(line.client, line.template_id, groupId=group, signers=[lender(order=2), dict(person)],
+                            title="借款合同-张三")
+    second = create_contract(line.client, line.template_id, groupId=group, signers=[lender(order=2), dict(person)],
+                             title="担保合同-张三")
+    page.goto(sign_url(line.client, first))
+    open_cloud_signing(page)
+    return person, first, second
