@@ -2,13 +2,13 @@
 secret rotation (the new secret is shown once), trust anchors, and the webhook delivery log."""
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 from google.protobuf import field_mask_pb2
 from starlette.responses import Response
 
 from core.errors import invalid
+from core.origins import is_origin
 from econtract.common.v1 import common_pb2
 from econtract.contract.v1 import contract_pb2
 from econtract.identity.v1 import identity_pb2 as pb
@@ -22,7 +22,6 @@ REDIRECT_MODES = ("NONE", "IMMEDIATE", "DELAYED")
 # A new business line may do what business lines normally do; reviewing and the dev outbox are granted on purpose.
 UNCHECKED_SCOPES = ("template:review", "dev:outbox")
 DELIVERIES_PAGE = 50
-ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def _app_id(ctx: Ctx) -> str:
@@ -114,7 +113,7 @@ def _frame_ancestors(ctx: Ctx) -> list[str]:
     """The embedding origins typed one a line, each ``scheme://host[:port]``."""
     origins = [line.strip().rstrip("/") for line in ctx.text("frame_ancestors").splitlines() if line.strip()]
     for value in origins:
-        if not ORIGIN.match(value):
+        if not is_origin(value):
             raise invalid("signingPage.frameAncestors", "each line must be an origin such as https://shop.example")
     return origins
 
