@@ -60,6 +60,7 @@ from markupsafe import Markup
 from core.errors import DomainError, FieldViolation, InvalidArgument, NotFound, invalid
 from services.filegen.richtext import HtmlFragment
 from services.filegen.safety import DEFAULT_LIMITS, Limits, check_docx, check_image
+from services.filegen.slim import without_unused_styles
 
 DATA_FIELD = "data"
 TEMPLATE_FIELD = "template"
@@ -764,6 +765,7 @@ def fill_docx(
     image_loader: ImageLoader | None = None,
     strict: bool = True,
     compress: bool = True,
+    slim: bool = False,
 ) -> bytes:
     """Fill ``template`` (.docx bytes) with ``data`` and return the filled .docx bytes.
 
@@ -773,7 +775,8 @@ def fill_docx(
     unsafe or broken template, a refused template construct, bad data, or missing fields
     (all of them, one ``FieldViolation`` each, paths like ``data.plan[3].date``).
     ``image_loader`` resolves ``$image_ref`` values (blob references) to bytes.
-    ``compress=False`` stores the zip entries uncompressed (for a .docx bound for conversion).
+    ``compress=False`` stores the zip entries uncompressed and ``slim=True`` drops style
+    definitions nothing uses (both for a .docx bound for conversion, see ``slim.py``).
     """
     check_docx(template, limits, field=TEMPLATE_FIELD)
     if not isinstance(data, Mapping):
@@ -788,33 +791,36 @@ def fill_docx(
         _STATE.reset(token)
     if state.missing and strict:
         raise _missing_error(list(state.missing))
-    return _package_bytes(document, compress)
+    return _package_bytes(document, compress, slim)
 
 
-def _package_bytes(document: ContractTemplate, compress: bool) -> bytes:
+def _package_bytes(document: ContractTemplate, compress: bool, slim: bool) -> bytes:
     """The filled package as .docx bytes: python-docx's writer, with the zip compression chosen.
 
     A .docx that only travels to LibreOffice next door is written uncompressed: deflating
     its XML is most of what saving costs, and the converter reads a stored entry faster.
     """
     package = document.docx.part.package
+    writer = _PartsWriter()
+    PackageWriter._write_content_types_stream(writer, package.parts)
+    PackageWriter._write_pkg_rels(writer, package.rels)
+    PackageWriter._write_parts(writer, package.parts)
+    parts = without_unused_styles(writer.parts) if slim else writer.parts
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as archive:
-        writer = _ZipWriter(archive)
-        PackageWriter._write_content_types_stream(writer, package.parts)
-        PackageWriter._write_pkg_rels(writer, package.rels)
-        PackageWriter._write_parts(writer, package.parts)
+        for name, blob in parts.items():
+            archive.writestr(name, blob)
     return out.getvalue()
 
 
-@dataclass(frozen=True)
-class _ZipWriter:
+@dataclass
+class _PartsWriter:
     """The one method of python-docx's physical package writer that PackageWriter calls."""
 
-    archive: zipfile.ZipFile
+    parts: dict[str, bytes] = field(default_factory=dict)
 
     def write(self, pack_uri: Any, blob: bytes) -> None:
-        self.archive.writestr(pack_uri.membername, blob)
+        self.parts[pack_uri.membername] = blob
 
 
 def _render(document: ContractTemplate, context: dict) -> None:

@@ -86,7 +86,7 @@ class Renderer:
         cached = self._cached(key)
         if cached is not None:
             return self._store(key, cached, keep) if keep and not cached.stored.startswith("sha256:") else cached
-        filled = fill_docx(docx, data, image_loader=self.blobs.get, strict=strict, compress=False)
+        filled = fill_docx(docx, data, image_loader=self.blobs.get, strict=strict, compress=False, slim=True)
         # fill_docx checked the template and wrote the result itself: no second safety pass.
         return self._store(key, self._to_pdf(filled), keep)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import io
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -119,3 +120,23 @@ def test_a_warm_conversion_is_fast(pool: ConverterPool) -> None:
 
     # Generous bound for a loaded 2-core CI machine: a cold soffice alone takes seconds.
     assert min(timings) < 1.0, timings
+
+
+@pytest.mark.parametrize("data", ["loan contract", "rich text, lists and a table"])
+def test_dropping_unused_styles_changes_no_pixel(pool: ConverterPool, data: str) -> None:
+    from PIL import Image, ImageChops
+
+    from services.filegen.fill import fill_docx
+    from tests.fixtures.docx_fixtures import loan_contract_data, loan_contract_docx_bytes
+
+    values = loan_contract_data()
+    if data != "loan contract":
+        values["special_terms"] = {"$html": "<p><b>加粗</b><i>斜体</i><u>下划线</u></p><ul><li>一</li><li>二</li></ul>"
+                                            "<ol><li>甲</li></ol><table><tr><th>列</th></tr><tr><td>值</td></tr></table>"}
+    full, slim = (fill_docx(loan_contract_docx_bytes(), values, compress=False, slim=s) for s in (False, True))
+    assert len(slim) < len(full) * 0.8  # most of styles.xml is gone
+    pages = [pdf_to_png(pool.convert(document), dpi=100) for document in (full, slim)]
+    assert len(pages[0]) == len(pages[1]) == 3
+    for number, (before, after) in enumerate(zip(*pages), start=1):
+        images = [Image.open(io.BytesIO(png)).convert("RGB") for png in (before, after)]
+        assert ImageChops.difference(*images).getbbox() is None, f"page {number} differs"
