@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,6 +17,7 @@ from services.contract import webhooks
 from services.contract.config import ContractConfig
 from tests.integration.contract.conftest import TEST_CONFIG
 from tests.integration.contract.helpers import create_contract, lender, borrower, ok, sign_as, signer_of
+from tests.support.http_receiver import QuietHandler, base_url, local_http_server
 
 
 @dataclass
@@ -42,32 +42,22 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    state = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hooks/econtract?tenant=7")
+    with local_http_server() as server:
+        state = Receiver(base_url(server) + "/hooks/econtract?tenant=7")
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            event = json.loads(body)
-            with state.lock:
-                failing = event["type"] in state.fail_first
-                state.fail_first.discard(event["type"])
-                state.received.append({"headers": dict(self.headers), "body": body, "event": event,
-                                       "answered": 500 if failing else 200, "path": self.path})
-            self.send_response(500 if failing else 200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                event = json.loads(body)
+                with state.lock:
+                    failing = event["type"] in state.fail_first
+                    state.fail_first.discard(event["type"])
+                    state.received.append({"headers": dict(self.headers), "body": body, "event": event,
+                                           "answered": 500 if failing else 200, "path": self.path})
+                self.answer(500 if failing else 200, b"ok")
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+        server.RequestHandlerClass = Handler
+        yield state
 
 
 def _valid_signature(client, delivery: dict) -> bool:
