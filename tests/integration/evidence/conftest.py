@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -73,6 +75,20 @@ class Replicas:
         self.stop()
         self.start(signing_addr)
 
+    @contextmanager
+    def reconfigured(self, **changes) -> Iterator[None]:
+        """Both replicas restarted with ``changes`` to the schedule, then with the schedule
+        before, even when the restart or the test fails: an HTTP ledger or a slow cadence
+        never reaches the tests that follow."""
+        before, signing_addr = self.schedule, self.signing_addr
+        self.schedule = replace(before, **changes)
+        try:
+            self.restart(signing_addr)
+            yield
+        finally:
+            self.schedule = before
+            self.restart(signing_addr)
+
     @property
     def ctx(self) -> ServiceContext:
         return self.mesh.contexts["contract"]
@@ -91,8 +107,10 @@ def replicas(mesh, fake_signing) -> Iterator[Replicas]:
     running.server.stop()
     running.start(fake_signing.address)
     yield running
-    running.stop()
-    running.server.start()  # the mesh's own again
+    try:
+        running.stop()
+    finally:
+        running.server.start()  # the mesh's own again, for the packages that follow
 
 
 @pytest.fixture(scope="module")

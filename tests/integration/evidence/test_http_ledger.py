@@ -12,7 +12,7 @@ import json
 import threading
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -146,12 +146,9 @@ def test_a_refusal_a_missing_receipt_a_redirect_or_no_answer_is_a_failure_saying
 
 def test_a_service_configured_with_an_http_ledger_pushes_its_tree_heads_there(
         ledger_server, real_signing, replicas, business, template):
-    fast = replicas.schedule
     ledger_server.answers.append((503, b"busy", {}))  # the first push is refused, and made again later
-    replicas.schedule = replace(fast, ledger="http", ledger_url=ledger_server.url, ledger_token=TOKEN,
-                                ledger_timeout_seconds=10.0)
-    replicas.restart()
-    try:
+    with replicas.reconfigured(ledger="http", ledger_url=ledger_server.url, ledger_token=TOKEN,
+                               ledger_timeout_seconds=10.0):
         contract = create_contract(business, template["templateId"])
         sign_as(business, contract, "lender")
         assert sign_as(business, contract, "borrower")["status"] == "COMPLETED"
@@ -159,9 +156,6 @@ def test_a_service_configured_with_an_http_ledger_pushes_its_tree_heads_there(
         size = int(proof["treeHead"]["treeSize"])
         wait_until(lambda: any(json.loads(h["body"])["treeSize"] >= size for h in ledger_server.heads()), 30,
                    "a tree head covering the contract on the ledger")
-    finally:
-        replicas.schedule = fast
-        replicas.restart()
 
     assert ledger_server.received[0]["answered"] == 503
     pushed = [json.loads(h["body"]) for h in ledger_server.heads()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
@@ -227,10 +226,8 @@ def test_a_first_reminder_that_fell_due_while_every_replica_was_down_is_sent_onc
         business, template, replicas, fake_signing):
     # One reminder at most, so whatever the restart costs on a busy machine, a second cannot
     # legitimately follow: any second message would be the first one sent twice.
-    fast, cadence = replicas.schedule, 8.0  # time enough to stop both replicas before it falls due
-    replicas.schedule = replace(fast, reminder_seconds=cadence, reminder_max=1)
-    replicas.restart(fake_signing.address)
-    try:
+    cadence = 8.0  # time enough to stop both replicas before it falls due
+    with replicas.reconfigured(reminder_seconds=cadence, reminder_max=1):
         contract = create_contract(business, template["templateId"])
         contract_id, first = contract["contractId"], signer_of(contract, "lender")
         replicas.stop()
@@ -254,9 +251,6 @@ def test_a_first_reminder_that_fell_due_while_every_replica_was_down_is_sent_onc
         notified = [e for e in _events(business, contract_id) if e["type"] == "signer.notified"]
         assert [(e["signerId"], e["details"]["kind"], e["details"]["number"]) for e in notified] == [
             (first["signerId"], "REMINDER", "1")]
-    finally:
-        replicas.schedule = fast
-        replicas.restart(fake_signing.address)
 
 
 def test_a_signer_with_only_an_email_address_gets_the_reminder_and_the_expiry_notice_by_email(
