@@ -25,6 +25,7 @@ from services.contract.evidence_verify import check_token
 from services.contract.ledger import HttpLedger, LedgerError
 from tests.integration.contract.helpers import create_contract, ok, sign_as
 from tests.integration.evidence.conftest import wait_until
+from tests.support.http_receiver import QuietHandler, base_url, local_http_server
 
 TOKEN = "ledger-bearer-token-7f3a"
 
@@ -46,46 +47,31 @@ class LedgerServer:
 
 @pytest.fixture
 def ledger_server() -> Iterator[LedgerServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    state = LedgerServer(f"http://127.0.0.1:{server.server_address[1]}/ledger/heads?chain=test")
+    with local_http_server() as server:
+        state = LedgerServer(base_url(server) + "/ledger/heads?chain=test")
 
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, body: bytes, headers: dict | None = None) -> None:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                key = self.headers.get("Idempotency-Key", "")
+                with state.lock:
+                    if state.answers:
+                        status, answer, extra = state.answers.pop(0)
+                    else:
+                        receipt = state.receipts.setdefault(key, f"tx-{len(state.receipts) + 1}")
+                        status, answer, extra = 200, json.dumps({"receipt": receipt}).encode(), {}
+                    # The headers as received: names match whatever their case, as in HTTP.
+                    state.received.append({"path": self.path, "headers": self.headers, "body": body,
+                                           "answered": status})
+                self.answer(status, answer, extra)
 
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            key = self.headers.get("Idempotency-Key", "")
-            with state.lock:
-                if state.answers:
-                    status, answer, extra = state.answers.pop(0)
-                else:
-                    receipt = state.receipts.setdefault(key, f"tx-{len(state.receipts) + 1}")
-                    status, answer, extra = 200, json.dumps({"receipt": receipt}).encode(), {}
-                # The headers as received: names match whatever their case, as in HTTP.
-                state.received.append({"path": self.path, "headers": self.headers, "body": body,
-                                       "answered": status})
-            self._answer(status, answer, extra)
+            def do_GET(self) -> None:
+                with state.lock:
+                    state.received.append({"path": self.path, "headers": self.headers, "body": b"", "answered": 200})
+                self.answer(200, b'{"receipt": "from a GET"}')
 
-        def do_GET(self) -> None:
-            with state.lock:
-                state.received.append({"path": self.path, "headers": self.headers, "body": b"", "answered": 200})
-            self._answer(200, b'{"receipt": "from a GET"}')
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+        server.RequestHandlerClass = Handler
+        yield state
 
 
 def _head(size: int) -> bytes:
