@@ -109,8 +109,10 @@ class _Verifier:
             names = archive.namelist()
             for name in names:
                 self.parts[name] = archive.read(name)  # checks each entry's CRC-32
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
-            # A damaged compressed entry fails in zlib before its CRC-32 is checked.
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, zlib.error,
+                NotImplementedError) as exc:
+            # A damaged compressed entry fails in zlib before its CRC-32 is checked; a damaged
+            # compression method names one zipfile does not know (NotImplementedError).
             self.report.failed("bundle", f"the ZIP cannot be read: {exc}")
             raise _Stop from None
         if len(set(names)) != len(names):

@@ -247,6 +247,16 @@ def test_tree_heads_reach_the_ledger(bundle, replicas):
     assert sizes == sorted(set(sizes))  # each tree head once, in order
 
 
+def test_a_damaged_compression_method_is_reported_not_raised(bundle):
+    raw = bundle["zip"]
+    method = raw.index(b"PK\x01\x02") + 10  # the first central directory entry's compression method
+    for damaged_byte in (method, method + 1):  # the low byte (8 -> 247) and the high byte (8 -> 65288)
+        damaged = bytearray(raw)
+        damaged[damaged_byte] ^= 0xFF
+        report = verify_bundle(bytes(damaged))
+        assert any(f.part == "bundle" and "cannot be read" in f.message for f in report.failures), report.text()
+
+
 def test_no_damaged_byte_anywhere_crashes_the_verifier(bundle):
     raw = bundle["zip"]
     positions = range(0, len(raw), max(1, len(raw) // 400))
