@@ -96,6 +96,7 @@ class Settings:
     redis_url: str
     redis_prefix: str
     call_timeout: float
+    write_timeout: float
     grace_seconds: float
     rpc_workers: int
     rpc_max_concurrent: int
@@ -154,6 +155,7 @@ def load(component: str, env: Mapping[str, str] | None = None) -> Settings:
         redis_url=_read(env, "REDIS_URL", "redis://127.0.0.1:6379/0", str),
         redis_prefix=_read(env, "ECONTRACT_REDIS_PREFIX", "ec:", str),
         call_timeout=_read(env, "ECONTRACT_CALL_TIMEOUT", 10.0, _positive_float),
+        write_timeout=_read(env, "ECONTRACT_GATEWAY_WRITE_TIMEOUT", 90.0, _positive_float),
         grace_seconds=_read(env, "ECONTRACT_GRACE_SECONDS", 20.0, _positive_float),
         rpc_workers=rpc_workers,
         rpc_max_concurrent=_read(env, "ECONTRACT_RPC_MAX_CONCURRENT", 4 * rpc_workers, _positive_int),

@@ -139,6 +139,9 @@ class Gateway:
                 route.grpc_path,
                 message,
                 route.response_type,
+                # A write may render or sign behind the service it calls, with deadlines of its
+                # own (filegen 60 s, signing 30 s): the gateway must not give up first.
+                timeout=None if route.verb == "GET" else self.settings.write_timeout,
                 idempotent=route.verb == "GET",
                 idempotency_key=idempotency_key,
                 metadata=_forwarded(request, caller),
