@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import grpc
 from sqlalchemy.orm import sessionmaker
@@ -242,10 +243,28 @@ class ClientSigning(Lifecycle):
             for document, signature in zip(contract.documents, ordered, strict=True)
         ]
         actor = actor.as_signer(signer.signer_id)
-        details = {"clientSide": True, "preparationIds": [by_document[d.document_id].preparation_id
-                                                          for d in contract.documents],
-                   "certificates": [s.certificate_serial for s in signed]}
+        preparation_ids = [by_document[d.document_id].preparation_id for d in contract.documents]
+        details = {"clientSide": True, "preparationIds": preparation_ids,
+                   "certificates": [s.certificate_serial for s in signed],
+                   **self._prepared_under(contract.contract_id, signer.signer_id, set(preparation_ids))}
         return self._record_signature(contract, signer, signed, "signed", "signer.signed", details, actor)
+
+    def _prepared_under(self, contract_id: str, signer_id: str, preparation_ids: set[str]) -> dict[str, Any]:
+        """The intent the preparations were made under, as the trail recorded it then: the
+        token was spent at preparation, so the signature names it like a cloud signature does."""
+        with self._sessions.begin() as session:
+            events = audit.load(session, contract_id)
+        prepared_at = min((e.seq for e in events if e.type == "signature.prepared"
+                           and e.details.get("preparationId") in preparation_ids), default=None)
+        intents = [e for e in events if e.type == "intent.verified" and e.signer_id == signer_id
+                   and (prepared_at is None or e.seq < prepared_at)]
+        if not intents:
+            return {}
+        intent = intents[-1].details
+        found = {"intentMethod": intent.get("method"), "intentTokenId": intent.get("tokenId"),
+                 "intentMethods": intent.get("intentMethods")}
+        found.update({k: intent[k] for k in ("facePersonSubjectId", "facePersonBasis") if k in intent})
+        return {k: v for k, v in found.items() if v is not None}
 
 
 def _by_document(contract: Contract, infos: list[PreparationInfo]) -> dict[str, PreparationInfo]:

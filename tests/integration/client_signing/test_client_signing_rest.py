@@ -92,8 +92,15 @@ def test_a_client_signs_with_its_own_key_through_rest(mesh, business, new_app, l
     assert mine["Certificate Validation"] == "Certificate is Trusted."
     assert mine["Signature Type"] == "ETSI.CAdES.detached"
 
-    events = [e["type"] for e in ok(business.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]]
+    trail = ok(business.get(f"/v1/contracts/{contract['contractId']}/events"))["events"]
+    events = [e["type"] for e in trail]
     assert "signature.prepared" in events and "document.timestamped" in events
+    # The signature names the intent it was prepared under, as a cloud signature does.
+    borrower_id = signer_of(contract, "borrower")["signerId"]
+    intent = [e for e in trail if e["type"] == "intent.verified" and e["signerId"] == borrower_id][-1]
+    signed = next(e for e in trail if e["type"] == "signer.signed" and e["signerId"] == borrower_id)
+    assert signed["details"]["intentMethods"] == intent["details"]["intentMethods"] == ["SMS"]
+    assert signed["details"]["intentTokenId"] == intent["details"]["tokenId"]
 
 
 def test_the_signing_date_is_stamped_where_the_template_says_and_signed_by_the_client(business, reviewer,
