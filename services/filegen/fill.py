@@ -675,6 +675,7 @@ class ContractTemplate(DocxTemplate):
                 TEMPLATE_FIELD,
                 f"filling the template produced broken Word XML ({exc}); a template tag probably "
                 "spans paragraphs or table cells without the p/tr/tc prefix",
+                "SYNTAX_ERROR",
             ) from None
         return super().fix_tables(xml)
 
@@ -709,7 +710,7 @@ def open_template(template: bytes) -> ContractTemplate:
     try:
         document.init_docx()
     except Exception as exc:  # python-docx reports a broken package in many ways
-        raise invalid(TEMPLATE_FIELD, f"is not a valid Word document: {exc}") from None
+        raise invalid(TEMPLATE_FIELD, f"is not a valid Word document: {exc}", "NOT_A_DOCX") from None
     return document
 
 
@@ -833,7 +834,8 @@ def _render(document: ContractTemplate, context: dict) -> None:
     except UnrecognizedImageError as exc:
         raise invalid(DATA_FIELD, f"an image could not be read: {exc}") from None
     except etree.XMLSyntaxError as exc:
-        raise invalid(TEMPLATE_FIELD, f"filling the template produced broken Word XML in a header or footer: {exc}") from None
+        raise invalid(TEMPLATE_FIELD, f"filling the template produced broken Word XML in a header or footer: {exc}",
+                      "SYNTAX_ERROR") from None
     except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
         # Template expressions run Python operations; their failures are the template's.
         raise invalid(

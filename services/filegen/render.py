@@ -144,7 +144,7 @@ class Renderer:
 
 
 def _problems(exc: InvalidArgument) -> list[Problem]:
-    code = exc.reason or "INVALID_TEMPLATE"
+    code = exc.reason or "FILL_ERROR"  # e.g. sample data the template cannot take
     if not exc.violations:
         return [Problem(code, exc.message)]
     # The template itself is the subject; any other path (sample data) says where.
