@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from google.protobuf import json_format
 
-from core.blobs import BlobStore
 from core.errors import InvalidArgument, invalid
 from econtract.common.v1 import common_pb2
 from econtract.filegen.v1 import filegen_pb2 as pb
@@ -13,7 +12,7 @@ from services.filegen.fill import fill_docx
 from services.filegen.render import Renderer
 from services.filegen.safety import check_docx
 from services.filegen.schema import Loop, Schema
-from services.filegen.tempfiles import TempFiles
+from services.filegen.stores import Stores, is_kept
 
 _TYPES = {
     "string": common_pb2.FillField.TEXT,
@@ -45,10 +44,9 @@ def schema_fields(schema: Schema) -> list[common_pb2.FillField]:
 
 
 class FilegenApi(filegen_pb2_grpc.FilegenServiceServicer):
-    def __init__(self, renderer: Renderer, blobs: BlobStore, temp: TempFiles):
+    def __init__(self, renderer: Renderer, stores: Stores):
         self.renderer = renderer
-        self.blobs = blobs
-        self.temp = temp
+        self.stores = stores
 
     def _read(self, file: common_pb2.FileData, field: str) -> bytes:
         kind = file.WhichOneof("content")
@@ -57,18 +55,16 @@ class FilegenApi(filegen_pb2_grpc.FilegenServiceServicer):
                 raise invalid(field, "is empty")
             return file.data
         if kind == "blob_ref":
-            if file.blob_ref.startswith("tmp:"):
-                return self.temp.get(file.blob_ref[4:])
-            return self.blobs.get(file.blob_ref)
+            return self.stores.get(file.blob_ref)
         raise invalid(field, "is required (inline data or a blob reference)")
 
     def _deliver(self, data: bytes, how: int, stored: str = "") -> common_pb2.FileData:
         """``data`` as the caller asked; ``stored`` is where it already is, reused when it fits."""
-        if how == common_pb2.DELIVERY_BLOB:
-            return common_pb2.FileData(blob_ref=stored if stored.startswith("sha256:") else self.blobs.put(data))
-        if how == common_pb2.DELIVERY_TEMPORARY_BLOB:
-            return common_pb2.FileData(blob_ref=stored if stored.startswith("tmp:") else "tmp:" + self.temp.put(data))
-        return common_pb2.FileData(data=data)
+        if how not in (common_pb2.DELIVERY_BLOB, common_pb2.DELIVERY_TEMPORARY_BLOB):
+            return common_pb2.FileData(data=data)
+        keep = how == common_pb2.DELIVERY_BLOB
+        ref = stored if stored and is_kept(stored) == keep else self.stores.put(data, keep=keep)
+        return common_pb2.FileData(blob_ref=ref)
 
     def RenderDocument(self, request, context):
         docx = self._read(request.docx, "docx")
@@ -129,7 +125,7 @@ class FilegenApi(filegen_pb2_grpc.FilegenServiceServicer):
             return pb.RenderHtmlResponse(html=preview.pdf_to_html(document, theme))
         if request.HasField("data"):
             # fill_docx checks the template first and writes a well-formed result.
-            document = fill_docx(document, struct_data(request.data), image_loader=self.blobs.get, strict=False)
+            document = fill_docx(document, struct_data(request.data), image_loader=self.stores.blobs.get, strict=False)
         else:
             check_docx(document, field="document")
         return pb.RenderHtmlResponse(html=preview.docx_to_html(document, theme))

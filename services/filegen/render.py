@@ -12,17 +12,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from core.blobs import BlobStore
 from core.errors import InvalidArgument, NotFound
 from services.filegen import preview
 from services.filegen.convert import ConverterPool
 from services.filegen.fill import fill_docx
 from services.filegen.safety import check_docx
 from services.filegen.schema import Schema, extract_schema, sample_data
-from services.filegen.tempfiles import TempFiles
+from services.filegen.stores import Stores, is_kept
 
 CACHE_TTL = 7 * 24 * 3600
-_TMP = "tmp:"
 
 
 @dataclass(frozen=True)
@@ -68,11 +66,10 @@ class Renderer:
     (a contract's document), otherwise in the temporary area, which expires on its own
     (previews, trial renders). The cache points at either, and never outlives what it points at."""
 
-    def __init__(self, pool: ConverterPool, blobs: BlobStore, temp: TempFiles, redis, key_prefix: str,
+    def __init__(self, pool: ConverterPool, stores: Stores, redis, key_prefix: str,
                  cache_ttl: int = CACHE_TTL, timeout: float | None = None):
         self.pool = pool
-        self.blobs = blobs
-        self.temp = temp
+        self.stores = stores
         self.redis = redis
         self.key_prefix = key_prefix
         self.cache_ttl = cache_ttl
@@ -85,8 +82,8 @@ class Renderer:
         key = f"{self.key_prefix}filegen:render:{mode}:{_cache_key(docx_sha256, data)}"
         cached = self._cached(key)
         if cached is not None:
-            return self._store(key, cached, keep) if keep and not cached.stored.startswith("sha256:") else cached
-        filled = fill_docx(docx, data, image_loader=self.blobs.get, strict=strict, compress=False, slim=True)
+            return self._store(key, cached, keep) if keep and not is_kept(cached.stored) else cached
+        filled = fill_docx(docx, data, image_loader=self.stores.blobs.get, strict=strict, compress=False, slim=True)
         # fill_docx checked the template and wrote the result itself: no second safety pass.
         return self._store(key, self._to_pdf(filled), keep)
 
@@ -105,16 +102,14 @@ class Renderer:
             return None
         ref = ref.decode()
         try:
-            pdf = self.temp.get(ref[len(_TMP):]) if ref.startswith(_TMP) else self.blobs.get(ref)
+            pdf = self.stores.get(ref)
         except NotFound:  # expired or removed: render again
             return None
         return Rendered(pdf, hashlib.sha256(pdf).hexdigest(), preview.page_count(pdf), cached=True, stored=ref)
 
     def _store(self, key: str, rendered: Rendered, keep: bool) -> Rendered:
-        if keep:
-            ref, ttl = self.blobs.put(rendered.pdf), self.cache_ttl
-        else:
-            ref, ttl = _TMP + self.temp.put(rendered.pdf), min(self.cache_ttl, int(self.temp.ttl))
+        ref = self.stores.put(rendered.pdf, keep=keep)
+        ttl = self.cache_ttl if keep else min(self.cache_ttl, int(self.stores.temp.ttl))
         if ttl > 0:
             self.redis.set(key, ref, ex=ttl)
         return dataclasses.replace(rendered, stored=ref)

@@ -53,6 +53,7 @@ def register(server: grpc.Server, ctx: ServiceContext) -> list[str]:
     from services.filegen.api import FilegenApi
     from services.filegen.convert import ConverterPool, ConverterSettings, memory_job_root
     from services.filegen.render import Renderer
+    from services.filegen.stores import Stores
     from services.filegen.tempfiles import TempFiles
 
     try:
@@ -61,12 +62,13 @@ def register(server: grpc.Server, ctx: ServiceContext) -> list[str]:
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
     settings = fit_queue(settings, ctx.settings.rpc_workers)
-    if settings.job_root is None and memory_job_root() is None:
-        settings = dataclasses.replace(settings, job_root=ctx.settings.var_dir / "filegen-jobs")
+    if settings.job_root is None:
+        settings = dataclasses.replace(settings, job_root=memory_job_root() or ctx.settings.var_dir / "filegen-jobs")
     pool = ConverterPool(settings)
     # Warm the workers in the background: health answers at once, the first render waits for them.
     threading.Thread(target=_warm, args=(pool,), name="converter-warmup", daemon=True).start()
     ctx.on_close(pool.close)
-    renderer = Renderer(pool, ctx.blobs, temp, ctx.redis, ctx.settings.redis_prefix)
-    filegen_pb2_grpc.add_FilegenServiceServicer_to_server(FilegenApi(renderer, ctx.blobs, temp), server)
+    stores = Stores(ctx.blobs, temp)
+    renderer = Renderer(pool, stores, ctx.redis, ctx.settings.redis_prefix)
+    filegen_pb2_grpc.add_FilegenServiceServicer_to_server(FilegenApi(renderer, stores), server)
     return [filegen_pb2.DESCRIPTOR.services_by_name["FilegenService"].full_name]
