@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from bench.report import percentile, write_section
 from services.identity.idnumbers import credit_check_char, id_check_char, organisation_check_char
 from tests.fixtures.docx_fixtures import loan_contract_data, loan_contract_docx_bytes
+from tests.support.processes import descendants, process_table
 from tests.support.signed import SignedClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,26 +102,13 @@ class Platform:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time so far of each component with everything it started (LibreOffice workers...)."""
-        parents, names, ticks = {}, {}, {}
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            pid = int(proc.name)
-            parents[pid], names[pid], ticks[pid] = int(fields[1]), command, int(fields[11]) + int(fields[12])
+        table = process_table()
         totals: dict[str, float] = defaultdict(float)
-        for pid in ticks:
-            node = pid
-            while parents.get(node, 0) not in (self.process.pid, 0):
-                node = parents[node]
-            if parents.get(node) != self.process.pid:
+        for child in table.values():
+            if child.parent != self.process.pid:
                 continue
-            component = next((c for c in COMPONENTS if f"serve {c}" in names[node]), "other")
-            totals[component] += ticks[pid] / os.sysconf("SC_CLK_TCK")
+            component = next((c for c in COMPONENTS if f"serve {c}" in child.command), "other")
+            totals[component] += child.cpu_seconds + sum(p.cpu_seconds for p in descendants(table, child.pid))
         return totals
 
     def stop(self) -> None:

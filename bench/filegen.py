@@ -30,6 +30,7 @@ from econtract.filegen.v1 import filegen_pb2_grpc
 from services.filegen.convert import ConverterPool, ConverterSettings
 from services.filegen.fill import fill_docx
 from tests.fixtures.docx_fixtures import loan_contract_data, loan_contract_docx_bytes
+from tests.support.processes import descendants, process_table
 
 
 def _struct(data: dict) -> struct_pb2.Struct:
@@ -99,11 +100,10 @@ class Service:
 
     def cpu_seconds(self) -> dict[str, float]:
         """CPU used so far by the service process and by its LibreOffice processes."""
-        used = {"service": _cpu(self.process.pid), "soffice": 0.0}
-        for pid in _descendants(self.process.pid):
-            if _comm(pid) == "soffice.bin":
-                used["soffice"] += _cpu(pid)
-        return used
+        table = process_table()
+        service = table.get(self.process.pid)
+        return {"service": service.cpu_seconds if service else 0.0,
+                "soffice": sum(p.cpu_seconds for p in descendants(table, self.process.pid) if p.name == "soffice.bin")}
 
     def close(self) -> None:
         self.channel.close()
@@ -113,37 +113,6 @@ class Service:
         except subprocess.TimeoutExpired:
             self.process.kill()
         self.log.close()
-
-
-def _stat(pid: int) -> list[str]:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return []
-    return [text[text.index("(") + 1:text.rindex(")")], *text[text.rindex(")") + 2:].split()]
-
-
-def _comm(pid: int) -> str:
-    fields = _stat(pid)
-    return fields[0] if fields else ""
-
-
-def _cpu(pid: int) -> float:
-    fields = _stat(pid)  # utime and stime are fields 14 and 15 of /proc/PID/stat
-    return (int(fields[12]) + int(fields[13])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
-            children.setdefault(int(fields[2]), []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def cold_soffice(docx: bytes, runs: int) -> list[float]:

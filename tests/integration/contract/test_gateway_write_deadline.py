@@ -6,7 +6,6 @@ import os
 import secrets
 import signal
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -14,30 +13,13 @@ from core.settings import load
 from tests.conftest import free_port
 from tests.integration.contract.helpers import contract_body, error, loan_data, ok
 from tests.support.mesh import start_gateway
+from tests.support.processes import descendants, process_table
 from tests.support.signed import SignedClient
 
 
 def _soffices() -> list[int]:
     """LibreOffice processes started by this test process (the mesh's converter workers)."""
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                text = (entry / "stat").read_text()
-            except OSError:
-                continue
-            names[int(entry.name)] = text[text.index("(") + 1:text.rindex(")")]
-            parents[int(entry.name)] = int(text[text.rindex(")") + 2:].split()[1])
-
-    def mine(pid: int) -> bool:
-        while pid > 1:
-            pid = parents.get(pid, 0)
-            if pid == os.getpid():
-                return True
-        return False
-
-    return [pid for pid, name in names.items() if name == "soffice.bin" and mine(pid)]
+    return [p.pid for p in descendants(process_table(), os.getpid()) if p.name == "soffice.bin"]
 
 
 @pytest.fixture
