@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_platform_env
+from tests.support.processes import process_table
 from tests.support.signed import SignedClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,19 +178,7 @@ def test_ctrl_c_during_start_up_stops_every_process_it_started(run_id, use_postg
 
 def _children(parent: int) -> dict[int, str]:
     """The live child processes of ``parent``: pid → command line."""
-    found = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text()
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == parent and fields[0] != "Z":
-            found[int(proc.name)] = cmdline
-    return found
+    return {p.pid: p.command for p in process_table().values() if p.parent == parent and p.state != "Z"}
 
 
 def _find_child(parent: int, needle: str) -> int:

@@ -14,6 +14,7 @@ class Process:
     pid: int
     parent: int
     name: str  # the kernel's short name (comm), e.g. soffice.bin
+    state: str  # R, S, D, Z (a zombie: exited, not yet reaped)...
     command: str  # the whole command line, arguments joined by spaces
     cpu_seconds: float  # user + system so far
 
@@ -33,7 +34,7 @@ def process_table() -> dict[int, Process]:
         # The name may hold spaces and parentheses: the fields start after the last ")".
         fields = stat[stat.rindex(")") + 2:].split()
         table[int(entry.name)] = Process(int(entry.name), int(fields[1]), stat[stat.index("(") + 1:stat.rindex(")")],
-                                         command, (int(fields[11]) + int(fields[12])) / tick)
+                                         fields[0], command, (int(fields[11]) + int(fields[12])) / tick)
     return table
 
 
